@@ -1,0 +1,42 @@
+# Two commands matter: `make demo` and `make test`. Both set everything up from the project's own files.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+MANIFEST := dbt_project/target/manifest.json
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test ui lint clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# dbt's manifest, which Dagster reads to build the dbt assets
+$(MANIFEST): $(INSTALLED) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v target/)
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	@touch $@
+
+setup: $(INSTALLED) $(MANIFEST)
+
+## demo: set up, generate the sample region (first run only) and materialise every asset
+demo: setup
+	$(BIN)/python -m pipelines.demo
+
+## test: set up and run the whole suite
+test: setup
+	$(BIN)/pytest
+
+## ui: the Dagster UI on http://127.0.0.1:3000
+ui: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: setup
+	$(BIN)/ruff check pipelines tests
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""Education-quality warehouse: the Dagster code location."""

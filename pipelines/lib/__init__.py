@@ -1,0 +1,1 @@
+"""Building blocks shared by every source: configuration, readers, contracts, the warehouse."""
