@@ -1,0 +1,41 @@
+"""The dbt project as Dagster assets: staging, intermediate and mart models downstream of the ingest assets
+(each dbt source names its ingest asset in meta.dagster.asset_key). dbt tests run as asset checks."""
+
+
+import sys
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.settings import DBT_PROJECT_DIR
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the project's virtualenv), whether or not it is on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
+@cache
+def dbt_project() -> DbtProject:
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()  # re-parses only under `dagster dev`; `make setup` runs `dbt parse` otherwise
+    return project
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "marts"
+
+
+@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=WarehouseDbtTranslator())
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Seeds, models and their tests: `dbt build`."""
+    yield from dbt.cli(["build"], context=context).stream()

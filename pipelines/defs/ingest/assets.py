@@ -1,0 +1,91 @@
+"""One ingest asset per source config: the school year's file, checked by its contract, in raw.<source>.
+
+The contract is a blocking asset check executed inside the load, before the warehouse is touched: a file
+that breaks it fails the check and the run, is quarantined, and nothing downstream reads it.
+"""
+
+
+import dagster as dg
+
+from pipelines.defs.ingest.partitions import school_year_partitions
+from pipelines.defs.resources import WarehouseResource
+from pipelines.lib.ingest import ContractViolation, load_school_year
+from pipelines.lib.sources import SourceSpec, load_sources
+
+REGISTRY_SOURCE = "school_registry"
+CONTRACT_CHECK = "contract"
+
+
+def asset_key_for(spec: SourceSpec) -> dg.AssetKey:
+    return dg.AssetKey(spec.table.split("."))
+
+
+def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg.AssetsDefinition:
+    key = asset_key_for(spec)
+    deps = [registry_key] if spec.registry_match and registry_key else []
+
+    @dg.asset(
+        key=key,
+        partitions_def=school_year_partitions,
+        group_name="ingest",
+        deps=deps,
+        kinds={"duckdb", spec.format},
+        description=f"{spec.title_ru}. Loaded from data/raw/{spec.folder}/<school year>/{spec.file_glob} "
+        f"after its contract ({spec.config_path.name if spec.config_path else spec.name}) passes.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                CONTRACT_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"Great Expectations contract {spec.name} v{spec.contract_version}: types, required "
+                "columns, ranges, keys, school year, registry match.",
+            )
+        ],
+        metadata={"contract_version": spec.contract_version, "table": spec.table},
+    )
+    def _ingest(context: dg.AssetExecutionContext, warehouse_files: WarehouseResource):
+        school_year = context.partition_key
+        try:
+            loaded = load_school_year(spec, warehouse_files.settings, school_year)
+        except ContractViolation as bad:
+            context.log.error(bad.message)
+            yield dg.AssetCheckResult(
+                check_name=CONTRACT_CHECK,
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=bad.message,
+                metadata={
+                    "quarantine_path": str(bad.quarantine_path),
+                    "violations": len(bad.violations),
+                },
+            )
+            raise dg.Failure(description=bad.message, metadata={"quarantine_path": str(bad.quarantine_path)}) from None
+        context.log.info(
+            f"{spec.name} {school_year}: {loaded.rows_loaded} rows loaded from {loaded.file_path} "
+            f"({loaded.expectations} expectations passed)"
+        )
+        yield dg.MaterializeResult(
+            metadata={
+                "file": str(loaded.file_path),
+                "file_sha256": loaded.file_sha256,
+                "rows_read": loaded.rows_read,
+                "rows_loaded": loaded.rows_loaded,
+                "load_id": loaded.load_id,
+                "ignored_headers": list(loaded.ignored_headers),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CONTRACT_CHECK,
+                    passed=True,
+                    metadata={"expectations": loaded.expectations, "rows_checked": loaded.rows_read},
+                )
+            ],
+        )
+
+    return _ingest
+
+
+def build_ingest_assets() -> list[dg.AssetsDefinition]:
+    specs = load_sources()
+    registry_key = asset_key_for(specs[REGISTRY_SOURCE]) if REGISTRY_SOURCE in specs else None
+    return [build_ingest_asset(spec, registry_key) for spec in specs.values()]

@@ -1,0 +1,55 @@
+"""`make demo`: generate the sample region on first run, materialise everything, say where to look."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.runner import PipelineRunFailed, materialize_all
+from pipelines.sample_region import RegionParams, generate_region
+from pipelines.settings import Settings
+
+TRY_SQL = (
+    "select municipality_name, school_year, max(municipal_participants) as participants, "
+    "max(municipal_mark_2_pct) as mark_2_pct from '{marts}/school_year_results.parquet' "
+    "where procedure_id = 'vpr-5-ma' group by all order by 1, 2"
+)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    if not any(settings.raw_dir.glob("*/*/*")):
+        params = RegionParams()
+        generate_region(params, settings.raw_dir, settings.truth_dir)
+        print(f"Sample region generated into {settings.raw_dir} (seed {params.seed}, {params.schools} schools).")
+    from pipelines.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            summary = materialize_all(defs, instance, settings)
+        except PipelineRunFailed as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(1)
+    print(
+        f"\nDone in {time.perf_counter() - started:.0f} s: school years {', '.join(summary.school_years)}.\n"
+        f"  warehouse (DuckDB): {settings.warehouse_path}\n"
+        f"  published marts:    {settings.marts_dir}/*.parquet\n"
+        f"  quarantine:         {settings.quarantine_dir}\n"
+        f"Try:\n  .venv/bin/python -m pipelines.query \"{TRY_SQL.format(marts=_shown(settings.marts_dir))}\"\n"
+        f"UI: make ui  (then http://127.0.0.1:3000)"
+    )
+
+
+if __name__ == "__main__":
+    main()
