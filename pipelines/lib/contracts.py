@@ -23,8 +23,8 @@ from pipelines.lib.sources import ColumnSpec, SourceSpec
 
 TEXT_SUFFIX = "__text"
 NUMBER_PATTERNS = {
-    "int": r"^[+-]?\d+([.,]0+)?$",
-    "float": r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$",
+    "int": r"^[+-]?\d+(?:[.,]0+)?$",
+    "float": r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$",
 }
 MAX_ROWS_IN_MESSAGE = 5
 

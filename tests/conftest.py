@@ -1,0 +1,66 @@
+"""Shared fixtures: a small generated region, loaded end to end into a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.sample_region import RegionParams, RegionTruth, generate_region
+from pipelines.settings import DBT_PROJECT_DIR, Settings
+
+SMALL_REGION = RegionParams(seed=7, municipalities=3, schools=36, years=3, first_year=2022, pupils_per_grade=30)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """dagster-dbt reads dbt's manifest when the definitions are imported: make sure it exists."""
+    if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
+        dbt = Path(sys.executable).parent / "dbt"
+        subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", "."], cwd=DBT_PROJECT_DIR, check=True)
+
+
+class Region:
+    """A generated region in its own data directory, with its truth."""
+
+    def __init__(self, data_dir: Path, params: RegionParams):
+        self.settings = Settings(data_dir)
+        self.params = params
+        self.truth: RegionTruth = generate_region(params, self.settings.raw_dir, self.settings.truth_dir)
+
+
+@pytest.fixture
+def use_data_dir(monkeypatch: pytest.MonkeyPatch):
+    def _use(path: Path) -> None:
+        monkeypatch.setenv("EDUWH_DATA_DIR", str(path))
+
+    return _use
+
+
+def _loaded_region(tmp: Path) -> Iterator[tuple[Region, dg.Definitions, dg.DagsterInstance]]:
+    previous = os.environ.get("EDUWH_DATA_DIR")
+    os.environ["EDUWH_DATA_DIR"] = str(tmp)
+    try:
+        from pipelines.definitions import build_definitions
+        from pipelines.runner import materialize_all
+
+        region = Region(tmp, SMALL_REGION)
+        defs = build_definitions()
+        with dg.DagsterInstance.ephemeral() as instance:
+            materialize_all(defs, instance, region.settings)
+            yield region, defs, instance
+    finally:
+        if previous is None:
+            os.environ.pop("EDUWH_DATA_DIR", None)
+        else:
+            os.environ["EDUWH_DATA_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
+def loaded_region(tmp_path_factory: pytest.TempPathFactory):
+    """The small region generated and materialised end to end (ingest -> dbt -> publish)."""
+    yield from _loaded_region(tmp_path_factory.mktemp("region"))

@@ -1,0 +1,150 @@
+"""Generate a small region, materialise everything, and check the published mart against figures computed
+here, independently, from the generated export files (read with openpyxl and csv, not the pipeline's readers)."""
+
+import csv
+from collections import defaultdict
+
+import duckdb
+import openpyxl
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.lib.publish import SUPPRESSED_COLUMN
+from pipelines.sample_region.model import PERSISTENTLY_LOW, STABLE
+
+from .conftest import SMALL_REGION
+
+SUBJECT_CODES = {"Русский язык": "ru", "Математика": "ma"}
+MIN_CELL = 10
+
+
+@pytest.fixture(scope="module")
+def expected(loaded_region):
+    """Mart rows computed from the raw files: {(login, year, procedure): {...}}."""
+    region, _, _ = loaded_region
+    raw = region.settings.raw_dir
+    municipality = {}
+    for year in SMALL_REGION.school_years:
+        [path] = (raw / "school_registry" / year).glob("*.csv")
+        with path.open(encoding="utf-8-sig") as f:
+            for r in csv.DictReader(f, delimiter=";"):
+                municipality[(r["Логин ОО"], year)] = r["Муниципальное образование"]
+    rows = {}
+    for year in SMALL_REGION.school_years:
+        [path] = (raw / "vpr_mark_statistics" / year).glob("*.xlsx")
+        for r in list(openpyxl.load_workbook(path, read_only=True).active.iter_rows(values_only=True))[4:]:
+            _, grade, subject, _, login, _, n, m2, m3, m4, m5 = r
+            rows[(login, year, f"vpr-{grade}-{SUBJECT_CODES[subject]}")] = {
+                "n": n, "m2": m2, "pass": m3 + m4 + m5, "quality": m4 + m5, "mun": municipality[(login, year)]
+            }
+    sums = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+    for (login, year, proc), r in rows.items():
+        for key in ((year, proc, r["mun"]), (year, proc)):
+            s = sums[key]
+            s[0] += r["n"]
+            s[1] += r["n"] * r["m2"]
+            s[2] += r["n"] * r["pass"]
+            s[3] += r["n"] * r["quality"]
+    for (login, year, proc), r in rows.items():
+        m, g = sums[(year, proc, r["mun"])], sums[(year, proc)]
+        r.update(
+            mun_n=m[0], mun_m2=m[1] / m[0], mun_quality=m[3] / m[0],
+            reg_n=g[0], reg_m2=g[1] / g[0], reg_pass=g[2] / g[0],
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def published(loaded_region):
+    region, _, _ = loaded_region
+    return pq.read_table(region.settings.marts_dir / "school_year_results.parquet")
+
+
+def test_published_mart_has_one_row_per_school_year_procedure_of_the_exports(published, expected):
+    keys = list(zip(published["school_login"].to_pylist(), published["school_year"].to_pylist(), published["procedure_id"].to_pylist(), strict=True))
+    assert len(keys) == len(set(keys)) == len(expected)
+    assert set(keys) == set(expected)
+
+
+def test_every_figure_agrees_with_the_raw_exports(published, expected):
+    checked = 0
+    for row in published.to_pylist():
+        e = expected[(row["school_login"], row["school_year"], row["procedure_id"])]
+        assert row["participants"] == e["n"]
+        assert row["municipality_name"] == e["mun"]
+        assert row["municipal_participants"] == e["mun_n"] and row["regional_participants"] == e["reg_n"]
+        assert row["municipal_mark_2_pct"] == pytest.approx(e["mun_m2"], abs=0.005)
+        assert row["municipal_quality_rate_pct"] == pytest.approx(e["mun_quality"], abs=0.005)
+        assert row["regional_mark_2_pct"] == pytest.approx(e["reg_m2"], abs=0.005)
+        assert row["regional_pass_rate_pct"] == pytest.approx(e["reg_pass"], abs=0.005)
+        if e["n"] < MIN_CELL:
+            assert row[SUPPRESSED_COLUMN] is True
+            assert row["mark_2_pct"] is None and row["quality_rate_pct"] is None
+        else:
+            assert row[SUPPRESSED_COLUMN] is False
+            assert row["mark_2_pct"] == pytest.approx(e["m2"], abs=1e-9)
+            assert row["pass_rate_pct"] == pytest.approx(e["pass"], abs=0.005)
+            assert row["quality_rate_pct"] == pytest.approx(e["quality"], abs=0.005)
+            checked += 1
+    assert checked > 0.8 * len(expected)
+
+
+def test_small_cells_are_blanked_only_in_the_published_copy(loaded_region, expected):
+    region, _, _ = loaded_region
+    small = [k for k, e in expected.items() if e["n"] < MIN_CELL]
+    assert small, "the small region should have some schools with fewer than 10 participants"
+    login, year, proc = small[0]
+    with duckdb.connect(str(region.settings.warehouse_path), read_only=True) as con:
+        value = con.execute(
+            "select mark_2_pct from marts.school_year_results where school_login = ? and school_year = ? and procedure_id = ?",
+            [login, year, proc],
+        ).fetchone()[0]
+    assert value == pytest.approx(expected[small[0]]["m2"])
+
+
+def test_mart_finds_the_generators_low_and_stable_schools(loaded_region, published):
+    region, _, _ = loaded_region
+    mart = pl.from_arrow(published).join(region.truth.schools.select("school_login", "profile"), on="school_login")
+    by_profile = mart.group_by("profile", "school_year").agg(
+        (pl.col("mark_2_pct") * pl.col("participants")).sum() / pl.col("participants").filter(pl.col("mark_2_pct").is_not_null()).sum()
+    )
+    low = by_profile.filter(pl.col("profile") == PERSISTENTLY_LOW)["mark_2_pct"].to_list()
+    stable = by_profile.filter(pl.col("profile") == STABLE)["mark_2_pct"].to_list()
+    assert len(low) == len(SMALL_REGION.school_years) and min(low) >= 30
+    assert max(stable) <= 20
+
+
+def test_renamed_school_keeps_its_login_and_shows_each_years_name(loaded_region, published):
+    region, _, _ = loaded_region
+    login = region.truth.schools.filter(pl.col("renamed_in_year").is_not_null())["school_login"][0]
+    names = pl.from_arrow(published).filter(pl.col("school_login") == login).group_by("school_year").agg(pl.col("school_name").unique())
+    truth = dict(region.truth.school_names.filter(pl.col("school_login") == login).select("school_year", "school_name").iter_rows())
+    assert {y: n[0] for y, n in names.iter_rows()} == truth
+    assert len(set(truth.values())) == 2
+
+
+def test_published_columns_carry_russian_labels(published):
+    labels = {f.name: f.metadata[b"label_ru"].decode() for f in published.schema}
+    assert labels["mark_2_pct"] == "Доля «2», %"
+    assert labels["pass_rate_pct"] == "Успеваемость, %"
+    assert labels["quality_rate_pct"] == "Качество, %"
+    assert all(labels[c] != c for c in published.column_names), "every published column has a Russian label"
+    assert published.schema.metadata[b"label_ru"].decode() == "Результаты ОО по процедурам"
+
+
+def test_warehouse_keeps_docs_and_the_load_log(loaded_region):
+    region, _, _ = loaded_region
+    with duckdb.connect(str(region.settings.warehouse_path), read_only=True) as con:
+        comment = con.execute(
+            "select comment from duckdb_columns() where table_name = 'school_year_results' and column_name = 'quality_rate_pct'"
+        ).fetchone()[0]
+        log = con.execute("select source, count(*), sum(rows_loaded) from ingest.load_log where status = 'loaded' group by 1 order by 1").fetchall()
+        raw_rows = con.execute("select count(*) from raw.vpr_mark_statistics").fetchone()[0]
+    assert comment.startswith("Качество")
+    truth = region.truth
+    assert log == [
+        ("school_registry", len(SMALL_REGION.school_years), truth.school_names.height),
+        ("vpr_mark_statistics", len(SMALL_REGION.school_years), truth.vpr_marks.height),
+    ]
+    assert raw_rows == truth.vpr_marks.height

@@ -1,0 +1,132 @@
+"""Parsing of exports and the source contracts, on small files written here."""
+
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+
+from pipelines.lib.contracts import validate
+from pipelines.lib.readers import ExportReadError, normalise_header, read_export
+from pipelines.lib.sources import ConfigError, load_source, load_sources
+
+SPECS = load_sources()
+VPR = SPECS["vpr_mark_statistics"]
+REGISTRY = SPECS["school_registry"]
+HEADER = ["Год", "Класс", "Предмет", "Муниципалитет", "Логин", "ОО", "Кол-во участников", "2", "3", "4", "5"]
+GOOD = [
+    [2024, 4, "Русский язык", "Район", "sch470001", "СОШ №1", 25, 20.0, 40.0, 28.0, 12.0],
+    [2024, 4, "Математика", "Район", "sch470001", "СОШ №1", 24, 12.5, 37.5, 37.5, 12.5],
+    [2024, 5, "Математика", "Район", "sch470002", "СОШ №2", 7, 0, 57.14, 28.57, 14.29],
+]
+
+
+def write_xlsx(path: Path, header: list, rows: list, title_rows: int = 2) -> Path:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    for i in range(title_rows):
+        ws.write_row(i, 0, [f"Заголовок отчёта {i}"])
+    ws.write_row(title_rows, 0, header)
+    for i, r in enumerate(rows, start=title_rows + 1):
+        ws.write_row(i, 0, r)
+    wb.close()
+    return path
+
+
+def check(tmp_path: Path, rows: list, header: list = HEADER, logins=frozenset({"sch470001", "sch470002"})):
+    raw = read_export(VPR, write_xlsx(tmp_path / "vpr.xlsx", header, rows))
+    return validate(VPR, raw, "2023-2024", set(logins))
+
+
+def test_header_normalisation_ignores_case_spaces_breaks_quotes_and_yo():
+    assert normalise_header("Кол-во\nучастников ") == normalise_header("кол-во  УЧАСТНИКОВ")
+    assert normalise_header("«2»") == normalise_header("2")
+    assert normalise_header("Учёт") == normalise_header("учет")
+
+
+def test_header_found_under_title_rows_whatever_the_column_order(tmp_path: Path):
+    order = [6, 0, 1, 2, 3, 4, 5, 10, 9, 8, 7]
+    header = [["Кол-во\nучастников", *HEADER[:6], "5", "4", "3", "«2»"][i] for i in range(11)]
+    rows = [[r[i] for i in order] for r in GOOD]
+    raw = read_export(VPR, write_xlsx(tmp_path / "v.xlsx", header + ["Примечание"], rows, title_rows=3))
+    assert raw.header_row == 4
+    assert raw.ignored_headers == ("Примечание",)
+    assert raw.frame["participants"].to_list() == ["25", "24", "7"]
+    assert raw.frame["mark_2_pct"].to_list() == ["20", "12.5", "0"]
+    assert raw.frame["_source_row"].to_list() == [5, 6, 7]
+
+
+def test_missing_required_column_names_file_row_and_column(tmp_path: Path):
+    header = [h for h in HEADER if h != "Кол-во участников"]
+    rows = [r[:6] + r[7:] for r in GOOD]
+    with pytest.raises(ExportReadError) as err:
+        read_export(VPR, write_xlsx(tmp_path / "v.xlsx", header, rows))
+    assert err.value.row == 3 and err.value.column == "participants"
+    assert "Кол-во участников" in str(err.value) and "v.xlsx" in str(err.value)
+
+
+def test_a_good_file_passes_its_contract(tmp_path: Path):
+    frame, result = check(tmp_path, GOOD)
+    assert result.success, [v.describe() for v in result.violations]
+    assert frame["participants"].to_list() == [25, 24, 7]
+    assert frame["school_year"].unique().to_list() == ["2023-2024"]
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "rule"),
+    [
+        (1, 6, "двадцать", "expect_column_values_to_match_regex"),  # not a number
+        (1, 6, -3, "expect_column_values_to_be_between"),  # participants < 0
+        (2, 7, 112.5, "expect_column_values_to_be_between"),  # percent > 100
+        (0, 1, 3, "expect_column_values_to_be_between"),  # grade 3 is not a ВПР grade here
+        (2, 4, "sch479999", "expect_column_values_to_be_in_set"),  # unknown school
+        (0, 0, 2023, "expect_column_values_to_be_in_set"),  # year contradicts the folder's school year
+        (0, 4, None, "expect_column_values_to_not_be_null"),  # required value missing
+    ],
+)
+def test_each_broken_rule_is_reported_with_its_row_column_and_value(tmp_path, row, column, value, rule):
+    rows = [list(r) for r in GOOD]
+    rows[row][column] = value
+    _, result = check(tmp_path, rows)
+    assert not result.success
+    hits = [v for v in result.violations if v.rule == rule]
+    assert hits, [v.describe() for v in result.violations]
+    v = hits[0]
+    assert v.headers[0] == HEADER[column]
+    assert v.rows[0][0] == row + 4  # the row number a person sees in Excel: title rows and header above
+    if value is not None:
+        assert str(value) in v.describe()
+
+
+def test_shares_that_do_not_add_up_to_100_are_reported(tmp_path: Path):
+    rows = [list(r) for r in GOOD]
+    rows[1][8] = 47.5  # 12.5 + 47.5 + 37.5 + 12.5 = 110
+    _, result = check(tmp_path, rows)
+    [v] = [v for v in result.violations if v.columns == ("mark_shares_total",)]
+    assert v.rows == ((5, 110.0),)
+
+
+def test_duplicate_school_grade_subject_is_reported(tmp_path: Path):
+    _, result = check(tmp_path, [*GOOD, GOOD[0]])
+    [v] = [v for v in result.violations if v.rule == "expect_compound_columns_to_be_unique"]
+    assert v.unexpected_count == 2 and {r for r, _ in v.rows} == {4, 7}
+
+
+def test_registry_contract_checks_ogrn_format(tmp_path: Path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "\ufeffЛогин ОО;ОГРН;Полное наименование ОО;Муниципальное образование;Тип местности\n"
+        "sch470001;1027800000001;Школа 1;Район;городская\n"
+        "sch470002;10278;Школа 2;Район;посёлок\n",
+        encoding="utf-8",
+    )
+    _, result = validate(REGISTRY, read_export(REGISTRY, path), "2023-2024")
+    rules = {(v.columns[0], v.rule) for v in result.violations}
+    assert rules == {("ogrn", "expect_column_values_to_match_regex"), ("settlement_type", "expect_column_values_to_be_in_set")}
+
+
+def test_a_config_that_names_an_unknown_column_in_a_rule_fails_at_load(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    text = (VPR.config_path).read_text(encoding="utf-8").replace("[school_login, school_year, grade, subject]", "[school, grade]")
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="'school' is used in a rule"):
+        load_source(bad)
