@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from pipelines.defs.ingest.partitions import discover_school_years, school_year_partitions
 from pipelines.definitions import INGEST_JOB, MARTS_JOB
+from pipelines.defs.ingest.partitions import discover_school_years, school_year_partitions
 from pipelines.lib.sources import load_sources
 from pipelines.settings import Settings
 

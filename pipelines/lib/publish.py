@@ -65,7 +65,7 @@ def _select_sql(mart: MartSpec, columns: list[str], min_cell_size: int) -> str:
 
 def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path, min_cell_size: int) -> dict:
     columns = [r[0] for r in con.execute(f"describe {mart.relation}").fetchall()]
-    table = con.execute(_select_sql(mart, columns, min_cell_size)).to_arrow_table()
+    table = con.sql(_select_sql(mart, columns, min_cell_size)).to_arrow_table()
     labels = {**mart.column_labels, SUPPRESSED_COLUMN: SUPPRESSED_LABEL}
     schema = pa.schema(
         [f.with_metadata({"label_ru": labels.get(f.name, f.name)}) for f in table.schema],

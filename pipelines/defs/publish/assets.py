@@ -5,7 +5,6 @@ import json
 
 import dagster as dg
 import yaml
-
 from dagster_dbt import get_asset_key_for_model
 
 from pipelines.defs.dbt.assets import dbt_project, warehouse_dbt_models
