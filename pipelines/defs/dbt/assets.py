@@ -2,6 +2,8 @@
 (each dbt source names its ingest asset in meta.dagster.asset_key). dbt tests run as asset checks."""
 
 
+import os
+import shutil
 import sys
 from collections.abc import Mapping
 from functools import cache
@@ -16,13 +18,21 @@ from pipelines.settings import DBT_PROJECT_DIR
 
 def dbt_executable() -> str:
     """The dbt installed beside this Python (the project's virtualenv), whether or not it is on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
+    beside = Path(sys.prefix) / "bin" / "dbt"
     return str(beside) if beside.exists() else "dbt"
+
+
+def _put_dbt_on_path() -> None:
+    # Under `dagster dev`, DbtProject.prepare_if_dev() runs a plain `dbt parse`: make that find our dbt
+    # when the virtualenv is not activated (e.g. `.venv/bin/dagster dev -w workspace.yaml`).
+    if shutil.which("dbt") is None and dbt_executable() != "dbt":
+        os.environ["PATH"] = f"{Path(dbt_executable()).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 @cache
 def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    _put_dbt_on_path()
     project.prepare_if_dev()  # re-parses only under `dagster dev`; `make setup` runs `dbt parse` otherwise
     return project
 
