@@ -14,6 +14,9 @@ from pipelines.defs.ingest.partitions import discover_school_years, school_year_
 from pipelines.lib.sources import load_sources
 from pipelines.settings import Settings
 
+# Dagster's console logger at INFO: loads, contract results and failures, without every engine event.
+RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
 
 class PipelineRunFailed(RuntimeError):
     pass
@@ -47,12 +50,12 @@ def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, settings
     run_ids = []
     for school_year in years:
         result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            partition_key=school_year, instance=instance, raise_on_error=False
+            partition_key=school_year, instance=instance, raise_on_error=False, run_config=RUN_CONFIG
         )
         run_ids.append(result.run_id)
         if not result.success:
             raise PipelineRunFailed(f"ingest of {school_year} failed:\n{_failure_message(result)}")
-    result = defs.resolve_job_def(MARTS_JOB).execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def(MARTS_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=RUN_CONFIG)
     run_ids.append(result.run_id)
     if not result.success:
         raise PipelineRunFailed(f"building the marts failed:\n{_failure_message(result)}")

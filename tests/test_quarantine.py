@@ -87,8 +87,23 @@ def test_corrupted_file_is_quarantined_and_earlier_data_untouched(corrupted):
     assert (file_path, digest) == (str(path), raw_digest)
     # the unreadable share also leaves the row's shares short of 100
     assert {tuple(v["columns"]) for v in json.loads(violations)} == {("participants",), ("mark_2_pct",), ("mark_shares_total",)}
-    # the registry of that year was loaded again by the second run (same rows, replaced in place)
-    assert statuses == [("school_registry", "loaded", 2), ("vpr_mark_statistics", "loaded", 1), ("vpr_mark_statistics", "quarantined", 1)]
+    # the registry file of that year had not changed: the second run did not load it again
+    assert statuses == [("school_registry", "loaded", 1), ("vpr_mark_statistics", "loaded", 1), ("vpr_mark_statistics", "quarantined", 1)]
+
+
+def test_the_same_file_again_loads_nothing_new(loaded_region):
+    region, defs, instance = loaded_region
+    settings = region.settings
+    before = _raw_snapshot(settings)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        log_before = con.execute("select count(*) from ingest.load_log").fetchone()[0]
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(partition_key=YEAR, instance=instance)
+    assert result.success
+    assert _raw_snapshot(settings) == before
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from ingest.load_log").fetchone()[0] == log_before
+    materializations = result.asset_materializations_for_node("raw__vpr_mark_statistics")
+    assert materializations[0].metadata["unchanged"].value is True
 
 
 def test_a_failed_contract_stops_the_marts_from_being_rebuilt(corrupted):

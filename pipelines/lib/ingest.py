@@ -47,6 +47,7 @@ class LoadResult:
     rows_loaded: int
     expectations: int
     ignored_headers: tuple[str, ...]
+    unchanged: bool = False  # the same file was already loaded under the same contract: nothing was done
 
 
 def sha256_of(path: Path) -> str:
@@ -157,6 +158,11 @@ def load_school_year(spec: SourceSpec, settings: Settings, school_year: str) -> 
     path = find_export(spec, settings, school_year)
     digest = sha256_of(path)
     load_id = f"{spec.name}:{school_year}:{started:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:8]}"
+
+    with warehouse.connect(settings.warehouse_path) as con:
+        current = warehouse.current_load(con, spec.name, school_year)
+    if current is not None and current[1:] == (digest, spec.contract_version):
+        return LoadResult(current[0], spec.name, school_year, path, digest, 0, 0, 0, (), unchanged=True)
 
     try:
         raw = read_export(spec, path)

@@ -101,5 +101,14 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict) -
     con.execute("commit")
 
 
+def current_load(con: duckdb.DuckDBPyConnection, source: str, school_year: str) -> tuple[str, str, int] | None:
+    """(load_id, file_sha256, contract_version) of the load whose rows the source's school year holds now."""
+    return con.execute(
+        "select load_id, file_sha256, contract_version from ingest.load_log "
+        "where source = ? and school_year = ? and status = 'loaded' order by finished_at desc, started_at desc limit 1",
+        [source, school_year],
+    ).fetchone()
+
+
 def now() -> datetime:
     return datetime.now().replace(microsecond=0)

@@ -60,10 +60,13 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 },
             )
             raise dg.Failure(description=bad.message, metadata={"quarantine_path": str(bad.quarantine_path)}) from None
-        context.log.info(
-            f"{spec.name} {school_year}: {loaded.rows_loaded} rows loaded from {loaded.file_path} "
-            f"({loaded.expectations} expectations passed)"
-        )
+        if loaded.unchanged:
+            context.log.info(f"{spec.name} {school_year}: {loaded.file_path} is already loaded ({loaded.load_id}); nothing to do")
+        else:
+            context.log.info(
+                f"{spec.name} {school_year}: {loaded.rows_loaded} rows loaded from {loaded.file_path} "
+                f"({loaded.expectations} expectations passed)"
+            )
         yield dg.MaterializeResult(
             metadata={
                 "file": str(loaded.file_path),
@@ -71,6 +74,7 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 "rows_read": loaded.rows_read,
                 "rows_loaded": loaded.rows_loaded,
                 "load_id": loaded.load_id,
+                "unchanged": loaded.unchanged,
                 "ignored_headers": list(loaded.ignored_headers),
             },
             check_results=[
