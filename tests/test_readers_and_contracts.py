@@ -130,3 +130,35 @@ def test_a_config_that_names_an_unknown_column_in_a_rule_fails_at_load(tmp_path:
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="'school' is used in a rule"):
         load_source(bad)
+
+
+REGISTRY_TEXT = (
+    "Логин ОО;ОГРН;Полное наименование ОО;Муниципальное образование;Тип местности\n"
+    "sch470001;1027800000001;МОУ «Лесная СОШ» имени Ёлкина;Озёрский район;сельская\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1251"])
+def test_registry_reads_in_each_encoding_regions_send(tmp_path: Path, encoding: str):
+    path = tmp_path / "r.csv"
+    path.write_bytes(REGISTRY_TEXT.encode(encoding))
+    raw = read_export(REGISTRY, path)
+    assert raw.frame["school_name"].to_list() == ["МОУ «Лесная СОШ» имени Ёлкина"]
+    assert raw.headers["school_login"] == "Логин ОО"  # no BOM left in the first header
+
+
+def test_a_file_in_another_encoding_than_configured_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(REGISTRY_TEXT.encode("cp1251"))
+    utf8_only = load_source(REGISTRY.config_path)
+    object.__setattr__(utf8_only, "csv", {**utf8_only.csv, "encoding": "utf-8"})
+    with pytest.raises(ExportReadError, match="не в кодировке utf-8"):
+        read_export(utf8_only, path)
+
+
+def test_decimal_comma_is_read_as_a_decimal_point(tmp_path: Path):
+    rows = [list(r) for r in GOOD]
+    rows[1][7:11] = ["12,5", "37,5", "37,5", "12,5"]
+    frame, result = check(tmp_path, rows)
+    assert result.success, [v.describe() for v in result.violations]
+    assert frame["mark_2_pct"].to_list()[1] == 12.5

@@ -6,6 +6,7 @@ file has it. `_source_row` keeps the row number a person sees in Excel or a text
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,23 @@ class RawTable:
     ignored_headers: tuple[str, ...]  # columns present in the file that the source does not use
 
 
+def decode_text(path: Path, encoding: str) -> str:
+    """Text of a (school-level, small) CSV export. `auto`: UTF-8 with or without BOM if it decodes, else cp1251,
+    the two encodings regional exports come in. A named encoding that does not fit is an error."""
+    data = path.read_bytes()
+    candidates = ["utf-8-sig", "cp1251"] if encoding == "auto" else [encoding]
+    for candidate in candidates:
+        try:
+            return data.decode(candidate)
+        except UnicodeDecodeError as exc:
+            last = exc
+    raise ExportReadError(
+        path,
+        f"файл не в кодировке {' или '.join(candidates)} (байт {last.start})",
+        f"the file is not in {' or '.join(candidates)} (byte {last.start})",
+    )
+
+
 def _read_cells(spec: SourceSpec, path: Path) -> pl.DataFrame:
     """All cells as text, columns c0..cN, plus the 1-based row number."""
     try:
@@ -53,13 +71,14 @@ def _read_cells(spec: SourceSpec, path: Path) -> pl.DataFrame:
             frame = sheet.to_polars()
         else:
             frame = pl.read_csv(
-                path,
+                io.StringIO(decode_text(path, spec.csv.get("encoding", "auto"))),
                 separator=spec.csv.get("separator", ";"),
-                encoding="utf8",
                 has_header=False,
                 infer_schema=False,
                 truncate_ragged_lines=False,
             )
+    except ExportReadError:
+        raise
     except Exception as exc:  # the reader libraries raise many types; all mean "cannot read this file"
         raise ExportReadError(path, f"файл не читается как {spec.format.upper()}: {exc}", f"cannot read as {spec.format}: {exc}") from exc
     frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
