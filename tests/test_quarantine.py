@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from pipelines.definitions import INGEST_JOB
+from pipelines.lib.contracts import data_docs_index
 from pipelines.runner import PipelineRunFailed, materialize_all
 
 from .conftest import SMALL_REGION
@@ -76,7 +77,12 @@ def test_corrupted_file_is_quarantined_and_earlier_data_untouched(corrupted):
     assert _digest(copy) == raw_digest
     validation = json.loads(copy.with_name(copy.name + ".validation.json").read_text(encoding="utf-8"))
     assert validation["success"] is False
-    assert str(path) in copy.with_name(copy.name + ".report.txt").read_text(encoding="utf-8")
+    report = copy.with_name(copy.name + ".report.txt").read_text(encoding="utf-8")
+    assert str(path) in report
+    # every validation is in the GE Data Docs, whose index the report names
+    docs = data_docs_index(settings.data_dir)
+    assert str(docs) in report and docs.exists()
+    assert list((docs.parent / "validations" / "vpr_mark_statistics").rglob(f"*{YEAR}.html"))
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         [(file_path, digest, violations)] = con.execute(
             "select file_path, file_sha256, violations from ingest.quarantine where school_year = ?", [YEAR]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
@@ -158,23 +159,46 @@ def _clean(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def data_docs_index(gx_project_root: Path) -> Path:
+    return gx_project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
 def validate(
-    spec: SourceSpec, raw: RawTable, school_year: str, registry_logins: set[str] | None = None
+    spec: SourceSpec,
+    raw: RawTable,
+    school_year: str,
+    registry_logins: set[str] | None = None,
+    gx_project_root: Path | None = None,
 ) -> tuple[pl.DataFrame, ContractResult]:
-    """Run the contract on a parsed file. Returns the typed frame and the result."""
+    """Run the contract on a parsed file. Returns the typed frame and the result. With a GE project root, the
+    suite, the validation result and the Data Docs are kept there; without, the context is ephemeral."""
     frame = validation_frame(spec, typed_frame(spec, raw), school_year)
-    context = gx.get_context(mode="ephemeral")
+    context = gx.get_context(mode="file", project_root_dir=str(gx_project_root)) if gx_project_root else gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    suite = build_suite(spec, school_year, registry_logins)
-    batch = (
-        context.data_sources.add_pandas(spec.name)
-        .add_dataframe_asset(school_year)
-        .add_batch_definition_whole_dataframe("file")
-        .get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+    suite = context.suites.add_or_update(build_suite(spec, school_year, registry_logins))
+    datasource = context.data_sources.add_or_update_pandas(name=spec.name)
+    try:
+        asset = datasource.get_asset(school_year)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(name=school_year)
+    try:
+        batch_definition = asset.get_batch_definition("file")
+    except (KeyError, LookupError):
+        batch_definition = asset.add_batch_definition_whole_dataframe("file")
+    name = f"{spec.name} {school_year}"
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
     )
-    result = batch.validate(
-        suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [SOURCE_ROW]}
+    # Data Docs are rebuilt after every validation: <data dir>/gx/uncommitted/data_docs/local_site/index.html
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")] if gx_project_root else [],
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [SOURCE_ROW]},
+        )
     )
+    result = next(iter(checkpoint.run(batch_parameters={"dataframe": frame.to_pandas()}).run_results.values()))
     violations = []
     for r in result.results:
         info = r.exception_info or {}

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.lib import warehouse
-from pipelines.lib.contracts import TEXT_SUFFIX, ContractResult, Violation, validate
+from pipelines.lib.contracts import TEXT_SUFFIX, ContractResult, Violation, data_docs_index, validate
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, read_export
 from pipelines.lib.sources import SourceSpec
 from pipelines.settings import Settings
@@ -78,12 +78,15 @@ def registry_logins(settings: Settings, school_year: str) -> set[str]:
         return {r[0] for r in rows.fetchall()}
 
 
-def _report(spec: SourceSpec, path: Path, school_year: str, reason: str, violations: list[Violation]) -> str:
+def _report(
+    spec: SourceSpec, settings: Settings, path: Path, school_year: str, reason: str, violations: list[Violation]
+) -> str:
     lines = [
         f"Файл {path} (источник «{spec.title_ru}», {school_year}) не загружен: {reason}.",
         f"File {path} (source {spec.name}, {school_year}) was not loaded: it breaks contract {spec.name} v{spec.contract_version}.",
     ]
     lines += [f"  - {v.describe()}" for v in violations]
+    lines.append(f"Отчёт Great Expectations / GE Data Docs: {data_docs_index(settings.data_dir)}")
     lines.append("Данные, загруженные ранее, не изменены. Исправьте файл и положите его на место. / Data loaded earlier is unchanged; fix the file and drop it again.")
     return "\n".join(lines)
 
@@ -105,7 +108,7 @@ def _quarantine(
     target = settings.quarantine_dir / spec.name / school_year / f"{stamp}__{digest[:12]}__{path.name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(path, target)
-    message = _report(spec, path, school_year, reason, violations)
+    message = _report(spec, settings, path, school_year, reason, violations)
     Path(f"{target}.report.txt").write_text(message + "\n", encoding="utf-8")
     Path(f"{target}.validation.json").write_text(
         json.dumps(ge_result or {"reason": reason}, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
@@ -171,7 +174,7 @@ def load_school_year(spec: SourceSpec, settings: Settings, school_year: str) -> 
         raise _quarantine(spec, settings, school_year, path, digest, load_id, started, exc.message_ru, [violation], None, None) from exc
 
     logins = registry_logins(settings, school_year) if spec.registry_match else None
-    frame, result = validate(spec, raw, school_year, logins)
+    frame, result = validate(spec, raw, school_year, logins, settings.data_dir)
     if not result.success:
         raise _quarantine(
             spec, settings, school_year, path, digest, load_id, started,
