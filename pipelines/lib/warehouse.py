@@ -70,6 +70,18 @@ def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     )
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside is committed together or not at all."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
 def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     columns = ", ".join(f"? as {k}" for k in row)
     con.execute(f"insert into {table} by name select * from (select {columns})", list(row.values()))
@@ -81,24 +93,20 @@ def replace_school_year(
     """Swap a school year's rows of a raw table and record the load, all in one transaction."""
     con.register("incoming_rows", rows)
     try:
-        con.execute("begin transaction")
-        con.execute(f"create table if not exists {table} as select * from incoming_rows limit 0")
-        con.execute(f"delete from {table} where school_year = ?", [school_year])
-        con.execute(f"insert into {table} by name select * from incoming_rows")
-        insert_row(con, "ingest.load_log", log)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            con.execute(f"create table if not exists {table} as select * from incoming_rows limit 0")
+            con.execute(f"delete from {table} where school_year = ?", [school_year])
+            con.execute(f"insert into {table} by name select * from incoming_rows")
+            insert_row(con, "ingest.load_log", log)
     finally:
         con.unregister("incoming_rows")
 
 
 def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict) -> None:
-    con.execute("begin transaction")
-    insert_row(con, "ingest.quarantine", {**record, "violations": json.dumps(record["violations"], ensure_ascii=False, default=str)})
-    insert_row(con, "ingest.load_log", log)
-    con.execute("commit")
+    with transaction(con):
+        violations = json.dumps(record["violations"], ensure_ascii=False, default=str)
+        insert_row(con, "ingest.quarantine", {**record, "violations": violations})
+        insert_row(con, "ingest.load_log", log)
 
 
 def current_load(con: duckdb.DuckDBPyConnection, source: str, school_year: str) -> tuple[str, str, int] | None:

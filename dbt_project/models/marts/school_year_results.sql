@@ -19,10 +19,7 @@ municipal as (
         school_year,
         procedure_id,
         municipality_name,
-        cast(sum(participants) as {{ dbt.type_bigint() }}) as municipal_participants,
-        sum(participants * mark_2_pct) / nullif(sum(participants), 0) as municipal_mark_2_pct,
-        sum(participants * pass_rate_pct) / nullif(sum(participants), 0) as municipal_pass_rate_pct,
-        sum(participants * quality_rate_pct) / nullif(sum(participants), 0) as municipal_quality_rate_pct
+        {{ participant_weighted_results('municipal') }}
     from school_results
     group by school_year, procedure_id, municipality_name
 ),
@@ -31,10 +28,7 @@ regional as (
     select
         school_year,
         procedure_id,
-        cast(sum(participants) as {{ dbt.type_bigint() }}) as regional_participants,
-        sum(participants * mark_2_pct) / nullif(sum(participants), 0) as regional_mark_2_pct,
-        sum(participants * pass_rate_pct) / nullif(sum(participants), 0) as regional_pass_rate_pct,
-        sum(participants * quality_rate_pct) / nullif(sum(participants), 0) as regional_quality_rate_pct
+        {{ participant_weighted_results('regional') }}
     from school_results
     group by school_year, procedure_id
 ),
