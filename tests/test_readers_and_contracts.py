@@ -162,3 +162,10 @@ def test_decimal_comma_is_read_as_a_decimal_point(tmp_path: Path):
     frame, result = check(tmp_path, rows)
     assert result.success, [v.describe() for v in result.violations]
     assert frame["mark_2_pct"].to_list()[1] == 12.5
+
+
+def test_an_empty_file_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(ExportReadError, match="файл пуст .* the file is empty"):
+        read_export(REGISTRY, path)

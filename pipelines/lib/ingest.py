@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.lib import warehouse
-from pipelines.lib.contracts import TEXT_SUFFIX, ContractResult, Violation, data_docs_index, validate
+from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, read_export
 from pipelines.lib.sources import SourceSpec
 from pipelines.settings import Settings
@@ -195,7 +195,7 @@ def _rows_to_load(spec: SourceSpec, frame: pl.DataFrame, path: Path, load_id: st
         pl.lit(str(path)).alias("_source_file"),
         pl.col(SOURCE_ROW),
         pl.lit(load_id).alias("_load_id"),
-    ).drop([c for c in frame.columns if c.endswith(TEXT_SUFFIX)], strict=False)
+    )
 
 
 __all__ = ["ContractResult", "ContractViolation", "LoadResult", "load_school_year"]

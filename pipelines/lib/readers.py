@@ -65,6 +65,8 @@ def decode_text(path: Path, encoding: str) -> str:
 
 def _read_cells(spec: SourceSpec, path: Path) -> pl.DataFrame:
     """All cells as text, columns c0..cN, plus the 1-based row number."""
+    if path.stat().st_size == 0:
+        raise ExportReadError(path, "файл пуст (0 байт)", "the file is empty (0 bytes)")
     try:
         if spec.format == "xlsx":
             sheet = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string")
