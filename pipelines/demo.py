@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ import dagster as dg
 
 from pipelines.runner import PipelineRunFailed, materialize_all
 from pipelines.sample_region import RegionParams, generate_region
-from pipelines.settings import Settings
+from pipelines.settings import PROJECT_ROOT, Settings
 
 TRY_SQL = (
     "select municipality_name, school_year, max(municipal_participants) as participants, "
@@ -35,6 +36,8 @@ def main() -> None:
         print(f"Sample region generated into {settings.raw_dir} (seed {params.seed}, {params.schools} schools).")
     from pipelines.definitions import defs
 
+    # runs are recorded where the UI (`make ui`) looks, also when started without the Makefile
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     with dg.DagsterInstance.get() as instance:
         try:
             summary = materialize_all(defs, instance, settings)
