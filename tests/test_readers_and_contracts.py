@@ -169,3 +169,18 @@ def test_an_empty_file_is_a_clear_error(tmp_path: Path):
     path.write_bytes(b"")
     with pytest.raises(ExportReadError, match="файл пуст .* the file is empty"):
         read_export(REGISTRY, path)
+
+
+def test_an_unreadable_file_is_quarantined_with_a_message_naming_the_file(tmp_path: Path):
+    from pipelines.lib.ingest import ContractViolation, load_school_year
+    from pipelines.settings import Settings
+
+    settings = Settings(tmp_path)
+    folder = settings.raw_dir / REGISTRY.folder / "2023-2024"
+    folder.mkdir(parents=True)
+    (folder / "реестр.csv").write_bytes(b"")
+    with pytest.raises(ContractViolation) as err:
+        load_school_year(REGISTRY, settings, "2023-2024")
+    assert "реестр.csv" in err.value.message and "файл пуст" in err.value.message
+    assert "весь файл/whole file" in err.value.message and "row 0" not in err.value.message
+    assert err.value.quarantine_path.exists()

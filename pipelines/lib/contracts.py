@@ -40,6 +40,7 @@ RULES_RU = {
     "expect_column_values_to_be_unique": "значение повторяется",
     "expect_compound_columns_to_be_unique": "сочетание значений повторяется",
     "expect_table_row_count_to_be_between": "в файле нет строк данных",
+    "read_export": "файл не читается как выгрузка этого источника",
 }
 
 
@@ -57,8 +58,10 @@ class Violation:
     detail: str  # the rule's parameters, for people
 
     def describe(self) -> str:
-        cols = ", ".join(f"«{h}» ({c})" for c, h in zip(self.columns, self.headers, strict=True))
-        rows = "; ".join(f"строка/row {r}: {v!r}" for r, v in self.rows[:MAX_ROWS_IN_MESSAGE])
+        cols = ", ".join(f"«{h}» ({c})" for c, h in zip(self.columns, self.headers, strict=True)) or "—"
+        rows = "; ".join(
+            f"строка/row {r}: {v!r}" if v is not None else f"строка/row {r}" for r, v in self.rows[:MAX_ROWS_IN_MESSAGE]
+        ) or "весь файл/whole file"
         more = f" … всего/total {self.unexpected_count}" if self.unexpected_count > len(self.rows[:MAX_ROWS_IN_MESSAGE]) else ""
         rule_ru = RULES_RU.get(self.rule, self.rule)
         return f"столбец/column {cols}: {rule_ru} — {self.rule} {self.detail}; {rows}{more}"

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.lib import warehouse
-from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate
+from pipelines.lib.contracts import Violation, data_docs_index, validate
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, read_export
 from pipelines.lib.sources import SourceSpec
 from pipelines.settings import Settings
@@ -170,7 +170,9 @@ def load_school_year(spec: SourceSpec, settings: Settings, school_year: str) -> 
     try:
         raw = read_export(spec, path)
     except ExportReadError as exc:
-        violation = Violation("read_export", (exc.column or "",), (exc.column or "",), 1, ((exc.row or 0, None),), exc.message_en)
+        columns = (exc.column,) if exc.column else ()
+        rows = ((exc.row, None),) if exc.row else ()
+        violation = Violation("read_export", columns, columns, 1, rows, exc.message_en)
         raise _quarantine(spec, settings, school_year, path, digest, load_id, started, exc.message_ru, [violation], None, None) from exc
 
     logins = registry_logins(settings, school_year) if spec.registry_match else None
@@ -198,4 +200,4 @@ def _rows_to_load(spec: SourceSpec, frame: pl.DataFrame, path: Path, load_id: st
     )
 
 
-__all__ = ["ContractResult", "ContractViolation", "LoadResult", "load_school_year"]
+__all__ = ["ContractViolation", "LoadResult", "load_school_year"]
