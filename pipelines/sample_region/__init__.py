@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+from pipelines.sample_region.assessments import write_assessment_exports
 from pipelines.sample_region.model import RegionParams, RegionTruth, simulate_region
+from pipelines.sample_region.programme import write_programme_exports
 from pipelines.sample_region.writers import write_school_registry, write_truth, write_vpr_mark_statistics
 
 
@@ -12,6 +14,8 @@ def generate_region(params: RegionParams, raw_dir: Path, truth_dir: Path) -> Reg
     write_school_registry(truth, raw_dir)
     write_vpr_mark_statistics(truth, raw_dir)
     write_truth(truth, truth_dir)
+    write_assessment_exports(truth, raw_dir, truth_dir)
+    write_programme_exports(truth, raw_dir, truth_dir)
     return truth
 
 
