@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import dagster as dg
 
 from pipelines.definitions import INGEST_JOB, MARTS_JOB
+from pipelines.defs.ingest.assets import asset_key_for
 from pipelines.defs.ingest.partitions import discover_school_years, school_year_partitions
+from pipelines.lib.ingest import export_files
 from pipelines.lib.sources import load_sources
 from pipelines.settings import Settings
 
@@ -40,7 +42,8 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 
 def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings) -> RunSummary:
-    folders = sorted({spec.folder for spec in load_sources().values()})
+    specs = load_sources()
+    folders = sorted({spec.folder for spec in specs.values()})
     years = discover_school_years(settings.raw_dir, folders)
     if not years:
         raise PipelineRunFailed(f"no school-year folders under {settings.raw_dir}/<source>/")
@@ -49,13 +52,23 @@ def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, settings
 
     run_ids = []
     for school_year in years:
+        # the sources that have a file for this school year (not every family arrives every year)
+        present = [asset_key_for(s) for s in specs.values() if export_files(s, settings, school_year)]
+        if not present:
+            continue
         result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
-            partition_key=school_year, instance=instance, raise_on_error=False, run_config=RUN_CONFIG
+            partition_key=school_year,
+            instance=instance,
+            raise_on_error=False,
+            run_config=RUN_CONFIG,
+            asset_selection=present,
         )
         run_ids.append(result.run_id)
         if not result.success:
             raise PipelineRunFailed(f"ingest of {school_year} failed:\n{_failure_message(result)}")
-    result = defs.resolve_job_def(MARTS_JOB).execute_in_process(instance=instance, raise_on_error=False, run_config=RUN_CONFIG)
+    result = defs.resolve_job_def(MARTS_JOB).execute_in_process(
+        instance=instance, raise_on_error=False, run_config=RUN_CONFIG
+    )
     run_ids.append(result.run_id)
     if not result.success:
         raise PipelineRunFailed(f"building the marts failed:\n{_failure_message(result)}")

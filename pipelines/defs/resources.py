@@ -1,6 +1,5 @@
 """Resources shared by the asset groups."""
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,11 +1,17 @@
-"""A source's data contract as a Great Expectations suite, built from the source's YAML config.
+"""A source's data contract as a Great Expectations suite, run on the load's staging file.
 
-The suite runs on the parsed file before anything reaches the warehouse, so a file that breaks it is
-quarantined and what was loaded before stays as it was. Every violation names the file, the row as the
-person on duty sees it, the column (header text and canonical name) and the rule.
+The rules come from the source's YAML (see staging.build_checked); the suite checks the `checked` table of
+the staging DuckDB file through GE's SQL datasource, so a file of 11 million rows is validated inside DuckDB
+and never pulled into Python. Every violation names the file, the row as the person on duty sees it, the
+column (header text and canonical name), the rule and the offending text.
 
-Types are checked on the text of each cell (`<column>__text`), ranges and sets on the typed value, so a
-value that is not a number is reported as such, with the text the file has.
+A validator that fails (an exception inside GE) is raised as ContractRuntimeError: an error of the
+pipeline, never reported as bad data.
+
+GE 1.x runs DuckDB through SQLAlchemy (duckdb-engine) but does not keep one connection per engine for it,
+so every metric fails with MetricResolutionError (GX issues #10738, #11579). Registering "duckdb" among the
+dialects that need a persisted connection fixes it; `_enable_duckdb` does that once, and the test suite
+proves the validator works (a broken one would fail every expectation, which tests would see).
 """
 
 from __future__ import annotations
@@ -17,31 +23,27 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
-import polars as pl
+from great_expectations.execution_engine import sqlalchemy_execution_engine as _sa_engine
 
-from pipelines.lib.readers import SOURCE_ROW, RawTable
-from pipelines.lib.sources import ColumnSpec, SourceSpec
+from pipelines.lib.staging import Rule
 
-TEXT_SUFFIX = "__text"
-NUMBER_PATTERNS = {
-    "int": r"^[+-]?\d+(?:[.,]0+)?$",
-    "float": r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)$",
-}
 MAX_ROWS_IN_MESSAGE = 5
+SOURCE_ROW = "_source_row"
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
-RULES_RU = {
-    "expect_column_to_exist": "столбец должен быть в файле",
-    "expect_column_values_to_not_be_null": "значение обязательно",
-    "expect_column_values_to_match_regex": "значение не соответствует формату",
-    "expect_column_values_to_be_between": "значение вне допустимого диапазона",
-    "expect_column_values_to_be_in_set": "значение не из допустимого списка",
-    "expect_column_values_to_be_unique": "значение повторяется",
-    "expect_compound_columns_to_be_unique": "сочетание значений повторяется",
-    "expect_table_row_count_to_be_between": "в файле нет строк данных",
-    "read_export": "файл не читается как выгрузка этого источника",
-}
+
+class _DuckDBDialect(str):
+    value = "duckdb"
+
+
+def _enable_duckdb() -> None:
+    names = _sa_engine._PERSISTED_CONNECTION_DIALECTS
+    if "duckdb" not in names:
+        _sa_engine._PERSISTED_CONNECTION_DIALECTS = (*names, _DuckDBDialect("duckdb"))
+
+
+_enable_duckdb()
 
 
 class ContractRuntimeError(RuntimeError):
@@ -50,21 +52,27 @@ class ContractRuntimeError(RuntimeError):
 
 @dataclass(frozen=True)
 class Violation:
-    rule: str  # GE expectation type
+    rule: str  # GE expectation type (or the reader's rule)
     columns: tuple[str, ...]  # canonical names
     headers: tuple[str, ...]  # header texts as found in the file
     unexpected_count: int
     rows: tuple[tuple[int, Any], ...]  # (row in the file, value) for the first rows
-    detail: str  # the rule's parameters, for people
+    detail: str  # the rule in words: Russian / English
+    unexpected_percent: float | None = None
 
     def describe(self) -> str:
         cols = ", ".join(f"«{h}» ({c})" for c, h in zip(self.columns, self.headers, strict=True)) or "—"
-        rows = "; ".join(
-            f"строка/row {r}: {v!r}" if v is not None else f"строка/row {r}" for r, v in self.rows[:MAX_ROWS_IN_MESSAGE]
-        ) or "весь файл/whole file"
-        more = f" … всего/total {self.unexpected_count}" if self.unexpected_count > len(self.rows[:MAX_ROWS_IN_MESSAGE]) else ""
-        rule_ru = RULES_RU.get(self.rule, self.rule)
-        return f"столбец/column {cols}: {rule_ru} — {self.rule} {self.detail}; {rows}{more}"
+        rows = (
+            "; ".join(
+                f"строка/row {r}: {v!r}" if v is not None else f"строка/row {r}"
+                for r, v in self.rows[:MAX_ROWS_IN_MESSAGE]
+            )
+            or "весь файл/whole file"
+        )
+        shown = len(self.rows[:MAX_ROWS_IN_MESSAGE])
+        more = f" … всего/total {self.unexpected_count}" if self.unexpected_count > shown else ""
+        share = f" ({self.unexpected_percent:.1f}% строк/of rows)" if self.unexpected_percent else ""
+        return f"столбец/column {cols}: {self.detail} [{self.rule}]{share}; {rows}{more}"
 
 
 @dataclass
@@ -74,86 +82,37 @@ class ContractResult:
     ge_result: dict = field(default_factory=dict)
     rows_checked: int = 0
     expectations: int = 0
+    seconds: float = 0.0
 
 
-def typed_frame(spec: SourceSpec, raw: RawTable) -> pl.DataFrame:
-    """Cast each canonical column to its type; a cell that does not parse becomes null (its text stays in
-    `<column>__text`, where the contract reports it)."""
-    exprs = []
-    for col in spec.columns:
-        text = pl.col(col.name).replace("", None)
-        if col.type == "string":
-            exprs.append(text.alias(col.name))
-            continue
-        exprs.append(text.alias(col.name + TEXT_SUFFIX))
-        number = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
-        if col.type == "int":
-            number = pl.when(number == number.round(0)).then(number).otherwise(None).cast(pl.Int64)
-        exprs.append(number.alias(col.name))
-    return raw.frame.select(pl.col(SOURCE_ROW), *exprs)
-
-
-def _column_expectations(col: ColumnSpec) -> list:
+def _expectation(rule: Rule):
     e = gx.expectations
-    out = []
-    if col.required:
-        out.append(e.ExpectColumnValuesToNotBeNull(column=col.name))
-    if col.type in NUMBER_PATTERNS:
-        out.append(e.ExpectColumnValuesToMatchRegex(column=col.name + TEXT_SUFFIX, regex=NUMBER_PATTERNS[col.type]))
-    if col.min is not None or col.max is not None:
-        out.append(e.ExpectColumnValuesToBeBetween(column=col.name, min_value=col.min, max_value=col.max))
-    if col.allowed:
-        out.append(e.ExpectColumnValuesToBeInSet(column=col.name, value_set=list(col.allowed)))
-    if col.regex:
-        out.append(e.ExpectColumnValuesToMatchRegex(column=col.name, regex=col.regex))
-    return out
+    meta = {"rule_ru": rule.rule_ru, "rule_en": rule.rule_en, "columns": list(rule.canonical)}
+    extra = {"mostly": rule.mostly} if rule.mostly is not None else {}
+    if rule.kind == "null_column":
+        return e.ExpectColumnValuesToBeNull(column=rule.column, meta=meta, **extra)
+    if rule.kind == "not_null":
+        return e.ExpectColumnValuesToNotBeNull(column=rule.column, meta=meta, **extra)
+    if rule.kind == "between":
+        return e.ExpectColumnValuesToBeBetween(column=rule.column, min_value=rule.min, max_value=rule.max, meta=meta)
+    if rule.kind == "unique":
+        if len(rule.columns) == 1:
+            return e.ExpectColumnValuesToBeUnique(column=rule.columns[0], meta=meta)
+        return e.ExpectCompoundColumnsToBeUnique(column_list=list(rule.columns), meta=meta)
+    raise ValueError(rule.kind)
 
 
-def build_suite(
-    spec: SourceSpec, school_year: str, registry_logins: set[str] | None = None
-) -> gx.ExpectationSuite:
-    """The source's contract for one school year's file."""
-    e = gx.expectations
-    suite = gx.ExpectationSuite(name=f"{spec.name}.v{spec.contract_version}")
-    suite.add_expectation(e.ExpectTableRowCountToBeBetween(min_value=1))
-    for col in spec.columns:
-        for exp in _column_expectations(col):
-            suite.add_expectation(exp)
-    for key in spec.unique:
-        if len(key) == 1:
-            suite.add_expectation(e.ExpectColumnValuesToBeUnique(column=key[0]))
-        else:
-            suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(column_list=list(key)))
-    for rs in spec.row_sums:
-        suite.add_expectation(e.ExpectColumnValuesToBeBetween(column=rs.name, min_value=rs.min, max_value=rs.max))
-    if spec.school_year_column:
-        spring = int(school_year.split("-")[1])
-        suite.add_expectation(e.ExpectColumnValuesToBeInSet(column=spec.school_year_column, value_set=[spring]))
-    if spec.registry_match is not None:
-        suite.add_expectation(
-            e.ExpectColumnValuesToBeInSet(
-                column=spec.registry_match.column,
-                value_set=sorted(registry_logins or []),
-                mostly=spec.registry_match.mostly,
-                meta={"rule_ru": "школа должна быть в реестре ОО этого учебного года"},
-            )
+def build_suite(name: str, rules: list[Rule]) -> gx.ExpectationSuite:
+    suite = gx.ExpectationSuite(name=name)
+    suite.add_expectation(
+        gx.expectations.ExpectTableRowCountToBeBetween(
+            min_value=1,
+            meta={"rule_ru": "в файле нет строк данных", "rule_en": "the file has no data rows", "columns": []},
         )
+    )
+    for rule in rules:
+        suite.add_expectation(_expectation(rule))
     return suite
-
-
-def validation_frame(spec: SourceSpec, typed: pl.DataFrame, school_year: str) -> pl.DataFrame:
-    """The typed frame with what the contract checks beside the columns: school year and row sums."""
-    extra = [pl.lit(school_year).alias("school_year")]
-    for rs in spec.row_sums:
-        extra.append(pl.sum_horizontal(rs.columns).alias(rs.name))
-    return typed.with_columns(extra)
-
-
-def _detail(kwargs: dict) -> str:
-    shown = {k: v for k, v in kwargs.items() if k not in {"column", "column_list", "batch_id"} and v is not None}
-    if "value_set" in shown and len(shown["value_set"]) > 10:
-        shown["value_set"] = f"<{len(shown['value_set'])} values>"
-    return str(shown) if shown else ""
 
 
 def _clean(value: Any) -> Any:
@@ -162,68 +121,88 @@ def _clean(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _close(datasource) -> None:
+    """Close GE's persisted DuckDB connection, so the staging file can be attached by the warehouse."""
+    engine = getattr(datasource, "_execution_engine", None)
+    connection = getattr(engine, "_connection", None)
+    if connection is not None:
+        connection.close()
+        engine._connection = None
+    if engine is not None:
+        engine.engine.dispose()
+    datasource.get_engine().dispose()
+
+
 def data_docs_index(gx_project_root: Path) -> Path:
     return gx_project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-def validate(
-    spec: SourceSpec,
-    raw: RawTable,
-    school_year: str,
-    registry_logins: set[str] | None = None,
-    gx_project_root: Path | None = None,
-) -> tuple[pl.DataFrame, ContractResult]:
-    """Run the contract on a parsed file. Returns the typed frame and the result. With a GE project root, the
-    suite, the validation result and the Data Docs are kept there; without, the context is ephemeral."""
-    frame = validation_frame(spec, typed_frame(spec, raw), school_year)
-    context = gx.get_context(mode="file", project_root_dir=str(gx_project_root)) if gx_project_root else gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
-    suite = context.suites.add_or_update(build_suite(spec, school_year, registry_logins))
-    datasource = context.data_sources.add_or_update_pandas(name=spec.name)
-    try:
-        asset = datasource.get_asset(school_year)
-    except LookupError:
-        asset = datasource.add_dataframe_asset(name=school_year)
-    try:
-        batch_definition = asset.get_batch_definition("file")
-    except (KeyError, LookupError):
-        batch_definition = asset.add_batch_definition_whole_dataframe("file")
-    name = f"{spec.name} {school_year}"
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
+def validate_staged(
+    suite_name: str,
+    asset_name: str,
+    stage_path: Path,
+    rules: list[Rule],
+    headers: dict[str, str],
+    file_label: str,
+    gx_project_root: Path | None,
+) -> ContractResult:
+    """Run the rules on `checked` in the staging file. With a GE project root, the suite, the result and the
+    Data Docs are kept there (<root>/gx/uncommitted/data_docs/local_site/index.html)."""
+    import time
+
+    started = time.perf_counter()
+    context = (
+        gx.get_context(mode="file", project_root_dir=str(gx_project_root))
+        if gx_project_root
+        else gx.get_context(mode="ephemeral")
     )
-    # Data Docs are rebuilt after every validation: <data dir>/gx/uncommitted/data_docs/local_site/index.html
+    context.variables.progress_bars = {"globally": False}
+    suite = context.suites.add_or_update(build_suite(suite_name, rules))
+    datasource = context.data_sources.add_or_update_sql(name=asset_name, connection_string=f"duckdb:///{stage_path}")
+    asset = datasource.add_table_asset(name="checked", table_name="checked")
+    batch_definition = asset.add_batch_definition_whole_table("file")
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(data=batch_definition, suite=suite, name=asset_name)
+    )
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
-            name=name,
+            name=asset_name,
             validation_definitions=[definition],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")] if gx_project_root else [],
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [SOURCE_ROW]},
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": [SOURCE_ROW],
+                "partial_unexpected_count": MAX_ROWS_IN_MESSAGE,
+            },
         )
     )
-    result = next(iter(checkpoint.run(batch_parameters={"dataframe": frame.to_pandas()}).run_results.values()))
-    violations = []
+    try:
+        result = next(iter(checkpoint.run().run_results.values()))
+    finally:
+        for ds in {
+            id(datasource): datasource,
+            id(context.data_sources.get(asset_name)): context.data_sources.get(asset_name),
+        }.values():
+            _close(ds)
+    violations, rows_checked = [], 0
     for r in result.results:
         info = r.exception_info or {}
-        if info.get("raised_exception"):
+        failures = [info] if "raised_exception" in info else list(info.values())
+        failed = [f for f in failures if isinstance(f, dict) and f.get("raised_exception")]
+        if failed:
             raise ContractRuntimeError(
-                f"{raw.path}: the validator failed on {r.expectation_config.type}: {info.get('exception_message')}"
+                f"{file_label}: the validator failed on {r.expectation_config.type}: {failed[0].get('exception_message')}"
             )
+        res = r.result or {}
+        rows_checked = max(rows_checked, int(res.get("element_count") or res.get("observed_value") or 0))
         if r.success:
             continue
-        kwargs = dict(r.expectation_config.kwargs)
-        if kwargs.get("column_list"):
-            columns = tuple(kwargs["column_list"])
-        elif kwargs.get("column"):
-            columns = (kwargs["column"],)
-        else:
-            columns = ()
-        canonical = tuple(c.removesuffix(TEXT_SUFFIX) for c in columns)
-        headers = tuple(raw.headers.get(c, c) for c in canonical)
-        res = r.result or {}
-        index_list = res.get("unexpected_index_list") or []
+        meta = r.expectation_config.meta or {}
+        canonical = tuple(meta.get("columns", ()))
+        column = r.expectation_config.kwargs.get("column")
+        index_list = res.get("partial_unexpected_index_list") or []
         rows = tuple(
-            (int(item[SOURCE_ROW]), _clean(item.get(columns[0])) if len(columns) == 1 else tuple(_clean(item.get(c)) for c in columns))
+            (int(item[SOURCE_ROW]), _clean(item.get(column)) if column else None)
             for item in index_list[:MAX_ROWS_IN_MESSAGE]
             if isinstance(item, dict)
         )
@@ -231,16 +210,18 @@ def validate(
             Violation(
                 rule=r.expectation_config.type,
                 columns=canonical,
-                headers=headers,
+                headers=tuple(headers.get(c, c) for c in canonical),
                 unexpected_count=int(res.get("unexpected_count") or len(index_list) or 1),
                 rows=rows,
-                detail=_detail(kwargs),
+                detail=f"{meta.get('rule_ru', '')} / {meta.get('rule_en', '')}",
+                unexpected_percent=res.get("unexpected_percent"),
             )
         )
-    return frame, ContractResult(
+    return ContractResult(
         success=result.success and not violations,
         violations=violations,
         ge_result=result.to_json_dict(),
-        rows_checked=frame.height,
+        rows_checked=rows_checked,
         expectations=len(result.results),
+        seconds=time.perf_counter() - started,
     )

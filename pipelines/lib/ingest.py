@@ -1,31 +1,52 @@
-"""Load one source's file for one school year: read, check the contract, then load or quarantine.
+"""Load one source's file for one school year: read, stage, check the contract, then load or quarantine.
 
-    data/raw/<source>/<school year>/<file>
-        -> read_export (text cells, canonical columns)
-        -> contract (Great Expectations, before the warehouse is touched)
-        -> passed: the school year's rows swapped in one transaction, logged in ingest.load_log
-        -> failed: file, GE result and report copied to data/quarantine/, recorded in ingest.quarantine,
-                   ContractViolation raised; the warehouse keeps what it had.
+    data/raw/<source folder>/<school year>/<file>            (only ever read)
+        -> read_export / stream_export: text cells under canonical names
+        -> staging file data/staging/<source>/<year>/<load>.duckdb: cells (pupil codes pseudonymised on the
+           way in) -> checked (typed values, one column per rule)
+        -> contract: Great Expectations on `checked`
+        -> failed: report, GE result and (unless it holds personal data) a copy of the file in
+           data/quarantine/<source>/<year>/, a record in ingest.quarantine and ingest.load_log,
+           ContractViolation raised; the warehouse keeps what it had
+        -> passed: one transaction swaps the school year's rows, keeps rows of unknown schools in
+           ingest.rejected_rows, marks the previous load superseded and logs this one
+        -> the staging file is deleted
 
-data/raw/ is only ever read.
+The same file (sha256) under the same contract version is not loaded twice.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import shutil
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
+import yaml
 
 from pipelines.lib import warehouse
-from pipelines.lib.contracts import Violation, data_docs_index, validate
-from pipelines.lib.readers import SOURCE_ROW, ExportReadError, read_export
+from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate_staged
+from pipelines.lib.pseudonymise import load_key
+from pipelines.lib.readers import SOURCE_ROW, ExportReadError, read_export, stream_export
 from pipelines.lib.sources import SourceSpec
-from pipelines.settings import Settings
+from pipelines.lib.staging import (
+    build_checked,
+    first_duplicates,
+    lit,
+    open_stage,
+    q,
+    stage_answer_options,
+    stage_cells,
+    stage_registry,
+)
+from pipelines.settings import CONFIG_DIR, Settings
+
+Progress = Callable[[str], None]
 
 
 class ContractViolation(Exception):
@@ -48,6 +69,15 @@ class LoadResult:
     expectations: int
     ignored_headers: tuple[str, ...]
     unchanged: bool = False  # the same file was already loaded under the same contract: nothing was done
+    rows_rejected: int = 0
+    rows_dropped: dict[str, int] = field(default_factory=dict)
+    match_rate: float | None = None
+    validation_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def ingest_settings() -> dict:
+    return yaml.safe_load((CONFIG_DIR / "ingest.yaml").read_text(encoding="utf-8"))
 
 
 def sha256_of(path: Path) -> str:
@@ -58,10 +88,15 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def find_export(spec: SourceSpec, settings: Settings, school_year: str) -> Path:
+def export_files(spec: SourceSpec, settings: Settings, school_year: str) -> list[Path]:
     folder = settings.raw_dir / spec.folder / school_year
-    files = sorted(p for p in folder.glob(spec.file_glob) if p.is_file() and not p.name.startswith(("~$", ".")))
+    return sorted(p for p in folder.glob(spec.file_glob) if p.is_file() and not p.name.startswith(("~$", ".")))
+
+
+def find_export(spec: SourceSpec, settings: Settings, school_year: str) -> Path:
+    files = export_files(spec, settings, school_year)
     if len(files) != 1:
+        folder = settings.raw_dir / spec.folder / school_year
         found = ", ".join(p.name for p in files) or "none"
         raise FileNotFoundError(
             f"{folder}: ожидался один файл {spec.file_glob} источника «{spec.title_ru}», найдено: {found} / "
@@ -78,126 +113,307 @@ def registry_logins(settings: Settings, school_year: str) -> set[str]:
         return {r[0] for r in rows.fetchall()}
 
 
-def _report(
-    spec: SourceSpec, settings: Settings, path: Path, school_year: str, reason: str, violations: list[Violation]
-) -> str:
+@dataclass
+class _Load:
+    """What one load knows as it goes; turns into the log row."""
+
+    spec: SourceSpec
+    settings: Settings
+    school_year: str
+    path: Path
+    digest: str
+    load_id: str
+    started: object
+    rows_read: int | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+
+    def log_row(self, status: str, rows_loaded: int, rows_rejected: int | None, match_rate=None, message=None) -> dict:
+        return {
+            "load_id": self.load_id,
+            "source": self.spec.name,
+            "school_year": self.school_year,
+            "file_path": str(self.path),
+            "file_sha256": self.digest,
+            "file_size_bytes": self.path.stat().st_size,
+            "rows_read": self.rows_read,
+            "rows_loaded": rows_loaded,
+            "rows_rejected": rows_rejected,
+            "rows_dropped": sum(self.dropped.values()),
+            "match_rate": match_rate,
+            "contract_version": self.spec.contract_version,
+            "status": status,
+            "message": message,
+            "started_at": self.started,
+            "finished_at": warehouse.now(),
+        }
+
+    @property
+    def quarantine_folder(self) -> Path:
+        return self.settings.quarantine_dir / self.spec.name / self.school_year
+
+    @property
+    def stamp(self) -> str:
+        return f"{self.started:%Y%m%dT%H%M%S}__{self.digest[:12]}"
+
+
+def _report(load: _Load, reason: str, violations: list[Violation], copied: bool) -> str:
+    spec = load.spec
     lines = [
-        f"Файл {path} (источник «{spec.title_ru}», {school_year}) не загружен: {reason}.",
-        f"File {path} (source {spec.name}, {school_year}) was not loaded: it breaks contract {spec.name} v{spec.contract_version}.",
+        f"Файл {load.path} (источник «{spec.title_ru}», {load.school_year}) не загружен: {reason}.",
+        (f"File {load.path} (source {spec.name}, {load.school_year}) was not loaded: it breaks contract "
+        f"{spec.name} v{spec.contract_version} ({spec.config_path.name if spec.config_path else spec.name})."),
     ]
     lines += [f"  - {v.describe()}" for v in violations]
-    lines.append(f"Отчёт Great Expectations / GE Data Docs: {data_docs_index(settings.data_dir)}")
-    lines.append("Данные, загруженные ранее, не изменены. Исправьте файл и положите его на место. / Data loaded earlier is unchanged; fix the file and drop it again.")
+    if not copied:
+        lines.append(
+            f"Файл содержит персональные данные и не копируется; он остаётся в {load.path} (sha256 {load.digest}). / "
+            "The file holds personal data and is not copied; it stays where it is."
+        )
+    lines.append(f"Отчёт Great Expectations / GE Data Docs: {data_docs_index(load.settings.data_dir)}")
+    lines.append(
+        "Данные, загруженные ранее, не изменены. Исправьте файл и положите его на место. / "
+        "Data loaded earlier is unchanged; fix the file and drop it again."
+    )
     return "\n".join(lines)
 
 
-def _quarantine(
-    spec: SourceSpec,
-    settings: Settings,
-    school_year: str,
-    path: Path,
-    digest: str,
-    load_id: str,
-    started,
-    reason: str,
-    violations: list[Violation],
-    ge_result: dict | None,
-    rows_read: int | None,
-) -> ContractViolation:
-    stamp = started.strftime("%Y%m%dT%H%M%S")
-    target = settings.quarantine_dir / spec.name / school_year / f"{stamp}__{digest[:12]}__{path.name}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(path, target)
-    message = _report(spec, settings, path, school_year, reason, violations)
+def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result: dict | None) -> ContractViolation:
+    """Keep the evidence (files and a warehouse record) and return the error to raise."""
+    folder = load.quarantine_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{load.stamp}__{load.path.name}"
+    copied = not load.spec.pseudonymise
+    if copied:
+        shutil.copy2(load.path, target)
+    message = _report(load, reason, violations, copied)
     Path(f"{target}.report.txt").write_text(message + "\n", encoding="utf-8")
     Path(f"{target}.validation.json").write_text(
         json.dumps(ge_result or {"reason": reason}, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
     violation_rows = [
-        {"rule": v.rule, "columns": v.columns, "headers": v.headers, "unexpected_count": v.unexpected_count, "rows": v.rows}
+        {
+            "rule": v.rule,
+            "columns": v.columns,
+            "headers": v.headers,
+            "unexpected_count": v.unexpected_count,
+            "rows": v.rows,
+            "detail": v.detail,
+        }
         for v in violations
     ]
-    with warehouse.connect(settings.warehouse_path) as con:
+    with warehouse.connect(load.settings.warehouse_path) as con:
         warehouse.record_quarantine(
             con,
             {
-                "load_id": load_id,
-                "source": spec.name,
-                "school_year": school_year,
-                "file_path": str(path),
-                "file_sha256": digest,
-                "contract_version": spec.contract_version,
+                "load_id": load.load_id,
+                "source": load.spec.name,
+                "school_year": load.school_year,
+                "file_path": str(load.path),
+                "file_sha256": load.digest,
+                "contract_version": load.spec.contract_version,
                 "reason": reason,
                 "violations": violation_rows,
                 "quarantine_path": str(target),
                 "quarantined_at": warehouse.now(),
             },
-            _log_row(spec, school_year, path, digest, load_id, started, rows_read, 0, rows_read, "quarantined"),
+            load.log_row("quarantined", 0, load.rows_read, message=reason),
         )
     return ContractViolation(message, target, violations)
 
 
-def _log_row(spec, school_year, path, digest, load_id, started, rows_read, rows_loaded, rows_rejected, status) -> dict:
-    return {
-        "load_id": load_id,
-        "source": spec.name,
-        "school_year": school_year,
-        "file_path": str(path),
-        "file_sha256": digest,
-        "file_size_bytes": path.stat().st_size,
-        "rows_read": rows_read,
-        "rows_loaded": rows_loaded,
-        "rows_rejected": rows_rejected,
-        "contract_version": spec.contract_version,
-        "status": status,
-        "started_at": started,
-        "finished_at": warehouse.now(),
-    }
+def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress | None) -> list[str]:
+    spec, path = load.spec, load.path
+    export = stream_export(spec, path, load.school_year, block_bytes)
+    load.headers, load.ignored = export.headers, export.ignored_headers
+    names = list(export.headers)
+    size_mb = path.stat().st_size / 1e6
+    last = [0.0]
+
+    def report(rows: int, seconds: float) -> None:
+        if progress and seconds - last[0] >= 5:
+            last[0] = seconds
+            progress(
+                f"{spec.name} {load.school_year}: {rows:,} строк/rows за/in {seconds:.0f} с/s "
+                f"({rows / seconds:,.0f} строк/с rows/s; файл/file {size_mb:,.0f} MB)"
+            )
+
+    staged = stage_cells(con, spec, names, export.batches(), key, report)
+    # a header line repeated inside the file: every (non-pseudonymised) cell equals its header
+    compare = [n for n in names if n not in spec.pseudonymise]
+    if compare:
+        cond = " and ".join(f"lower({q(n)}) = {lit(export.headers[n].lower())}" for n in compare)
+        repeated = con.execute(f"delete from cells where {cond}").fetchone()[0]
+        if repeated:
+            load.dropped["повтор строки заголовка / repeated header row"] = repeated
+    load.rows_read = staged + len(export.invalid_rows)
+    if export.invalid_rows:
+        row, text = export.invalid_rows[0]
+        raise ExportReadError(
+            path,
+            f"{len(export.invalid_rows)} строк с неверным числом полей (обрезанный или испорченный файл?), первая: {text!r}",
+            f"{len(export.invalid_rows)} lines with a wrong number of fields (truncated or damaged file?), first: {text!r}",
+            row=row if row > 0 else None,
+        )
+    return names
 
 
-def load_school_year(spec: SourceSpec, settings: Settings, school_year: str) -> LoadResult:
+def load_school_year(
+    spec: SourceSpec, settings: Settings, school_year: str, progress: Progress | None = None
+) -> LoadResult:
     """Load the source's file of one school year, or quarantine it and raise ContractViolation."""
+    t0 = time.perf_counter()
     started = warehouse.now()
     path = find_export(spec, settings, school_year)
     digest = sha256_of(path)
     load_id = f"{spec.name}:{school_year}:{started:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:8]}"
+    load = _Load(spec, settings, school_year, path, digest, load_id, started)
 
     with warehouse.connect(settings.warehouse_path) as con:
+        warehouse.ensure_raw_table(con, spec.table, spec.output_columns + [(k, "varchar") for k in spec.constants])
         current = warehouse.current_load(con, spec.name, school_year)
     if current is not None and current[1:] == (digest, spec.contract_version):
         return LoadResult(current[0], spec.name, school_year, path, digest, 0, 0, 0, (), unchanged=True)
 
-    try:
-        raw = read_export(spec, path)
-    except ExportReadError as exc:
-        columns = (exc.column,) if exc.column else ()
-        rows = ((exc.row, None),) if exc.row else ()
-        violation = Violation("read_export", columns, columns, 1, rows, exc.message_en)
-        raise _quarantine(spec, settings, school_year, path, digest, load_id, started, exc.message_ru, [violation], None, None) from exc
-
+    config = ingest_settings()
+    key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
     logins = registry_logins(settings, school_year) if spec.registry_match else None
-    frame, result = validate(spec, raw, school_year, logins, settings.data_dir)
-    if not result.success:
-        raise _quarantine(
-            spec, settings, school_year, path, digest, load_id, started,
-            f"нарушен контракт {spec.name} v{spec.contract_version}", result.violations, result.ge_result, frame.height,
+    stage_dir = settings.data_dir / "staging" / spec.name / school_year
+    for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source and year
+        stale.unlink()
+    stage_path = stage_dir / f"{started:%Y%m%dT%H%M%S}-{load_id.rsplit(':', 1)[1]}.duckdb"
+    try:
+        try:
+            with open_stage(stage_path, config["duckdb_memory_limit"]) as scon:
+                if spec.stream:
+                    names = _stage_streamed(load, scon, key, config["stream_block_bytes"], progress)
+                else:
+                    raw = read_export(spec, path, school_year)
+                    load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
+                    load.rows_read = raw.rows_read
+                    names = [c for c in raw.frame.columns if c != SOURCE_ROW]
+                    stage_cells(scon, spec, names, [raw.frame.to_arrow()], key)
+                if logins is not None:
+                    stage_registry(scon, logins)
+                if spec.survey:
+                    stage_answer_options(scon, spec)
+                rules = build_checked(scon, spec, school_year, names)
+        except ExportReadError as exc:
+            columns = (exc.column,) if exc.column else ()
+            rows = ((exc.row, None),) if exc.row else ()
+            violation = Violation("read_export", columns, columns, 1, rows, exc.message_en)
+            raise _quarantine(load, exc.message_ru, [violation], None) from exc
+
+        result = validate_staged(
+            f"{spec.name}.v{spec.contract_version}",
+            f"{spec.name} {school_year}",
+            stage_path,
+            rules,
+            load.headers,
+            str(path),
+            settings.data_dir,
         )
-
-    rows = _rows_to_load(spec, frame, path, load_id)
-    log = _log_row(spec, school_year, path, digest, load_id, started, frame.height, rows.height, 0, "loaded")
-    with warehouse.connect(settings.warehouse_path) as con:
-        warehouse.replace_school_year(con, spec.table, school_year, rows.to_arrow(), log)
-    return LoadResult(load_id, spec.name, school_year, path, digest, frame.height, rows.height, result.expectations, raw.ignored_headers)
-
-
-def _rows_to_load(spec: SourceSpec, frame: pl.DataFrame, path: Path, load_id: str) -> pl.DataFrame:
-    return frame.select(
-        pl.col("school_year"),
-        *spec.column_names,
-        pl.lit(str(path)).alias("_source_file"),
-        pl.col(SOURCE_ROW),
-        pl.lit(load_id).alias("_load_id"),
+        if not result.success:
+            _add_duplicate_rows(result, stage_path, config)
+            raise _quarantine(
+                load, f"нарушен контракт {spec.name} v{spec.contract_version}", result.violations, result.ge_result
+            )
+        loaded, rejected, match_rate = _swap_in(load, stage_path)
+    finally:
+        for leftover in stage_dir.glob(f"{stage_path.name}*"):
+            leftover.unlink()
+    return LoadResult(
+        load_id,
+        spec.name,
+        school_year,
+        path,
+        digest,
+        load.rows_read or 0,
+        loaded,
+        result.expectations,
+        load.ignored,
+        rows_rejected=rejected,
+        rows_dropped=load.dropped,
+        match_rate=match_rate,
+        validation_seconds=result.seconds,
+        seconds=time.perf_counter() - t0,
     )
+
+
+def _add_duplicate_rows(result: ContractResult, stage_path: Path, config: dict) -> None:
+    """GE does not list the rows of a repeated key on SQL data: find the first ones for the report."""
+    with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
+        for i, v in enumerate(result.violations):
+            if v.rule in {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"} and not v.rows:
+                rows = tuple((row, values) for row, values in first_duplicates(con, v.columns))
+                result.violations[i] = Violation(
+                    v.rule, v.columns, v.headers, v.unexpected_count, rows, v.detail, v.unexpected_percent
+                )
+
+
+def _swap_in(load: _Load, stage_path: Path) -> tuple[int, int, float | None]:
+    """Copy the accepted rows from the staging file into the warehouse in one transaction."""
+    spec = load.spec
+    out = [n for n, _ in spec.output_columns] + list(spec.constants)
+    unknown = f"{spec.registry_match.column}__unknown" if spec.registry_match else None
+    accepted = f"where {q(unknown)} is null" if unknown else ""
+    select_rows = (
+        f"select school_year, {', '.join(q(c) for c in out)}, {lit(str(load.path))} as _source_file, "
+        f"{q(SOURCE_ROW)}, {lit(load.load_id)} as _load_id from stage.checked {accepted}"
+    )
+    rejected_sql = None
+    if unknown:
+        reason = f"школы нет в реестре ОО {load.school_year} / the school is not in the {load.school_year} registry"
+        rejected_sql = (
+            f"select {lit(load.load_id)} as load_id, {lit(spec.name)} as source, {lit(load.school_year)} as school_year, "
+            f"{lit(str(load.path))} as file_path, {q(SOURCE_ROW)} as source_row, "
+            f"{lit(spec.registry_match.column)} as column_name, {q(unknown)} as value, {lit(reason)} as reason "
+            f"from stage.checked where {q(unknown)} is not null"
+        )
+    with warehouse.connect(load.settings.warehouse_path) as con:
+        con.execute(f"attach {lit(str(stage_path))} as stage (read_only)")
+        try:
+            total, rejected = con.execute(
+                f"select count(*), count({q(unknown)}) from stage.checked"
+                if unknown
+                else "select count(*), 0 from stage.checked"
+            ).fetchone()
+            match_rate = None
+            if unknown:
+                distinct = con.execute(
+                    f"select count(distinct {q(spec.registry_match.column)}), count(distinct {q(unknown)}) from stage.checked"
+                ).fetchone()
+                match_rate = 1 - distinct[1] / distinct[0] if distinct[0] else 1.0
+            loaded = total - rejected
+            message = None
+            if rejected:
+                message = f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected"
+                _write_rejected(load, con, unknown)
+            scope = {"school_year": load.school_year, **spec.replace_scope}
+            log = load.log_row("loaded", loaded, rejected, match_rate, message)
+            warehouse.replace_school_year(con, spec.table, scope, select_rows, rejected_sql, log)
+        finally:
+            con.execute("detach stage")
+    return loaded, rejected, match_rate
+
+
+def _write_rejected(load: _Load, con, unknown: str) -> None:
+    """Rejected rows as a CSV beside a short report in the quarantine folder (values as loaded: pupil codes
+    are already pseudonyms)."""
+    folder = load.quarantine_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{load.stamp}__{load.path.stem}.rejected_rows.csv"
+    rows = con.execute(
+        f"select {q(SOURCE_ROW)}, {q(unknown)} from stage.checked where {q(unknown)} is not null order by 1"
+    ).fetchall()
+    with target.open("w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow(
+            ["Строка файла / file row", f"Столбец / column: {load.spec.registry_match.column}", "Причина / reason"]
+        )
+        for row, value in rows:
+            w.writerow([row, value, f"школы нет в реестре ОО {load.school_year} / not in the registry"])
 
 
 __all__ = ["ContractViolation", "LoadResult", "load_school_year"]

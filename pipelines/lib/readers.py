@@ -1,20 +1,31 @@
-"""Read an export into a frame of text cells with canonical column names.
+"""Read an export into text cells under canonical column names.
 
 Reading never interprets values: every cell stays text, so the contract can report the value exactly as the
 file has it. `_source_row` keeps the row number a person sees in Excel or a text editor (1-based).
+
+Two ways in, chosen by the source config:
+- `read_export`: school-level files (XLSX or CSV, small): the header is found by scanning, may span several
+  rows (merged cells), subtotal rows and repeated headers are dropped, merged cells filled down, wide layouts
+  reshaped to long (unpivot, questionnaires).
+- `stream_export` (`stream: true`): pupil-level CSV, read in blocks by pyarrow (transcoding cp1251 on the
+  way), header on the first line; never the whole file in memory.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fastexcel
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
-from pipelines.lib.sources import SourceSpec
+from pipelines.lib.sources import ColumnSpec, SourceSpec
 
 HEADER_SCAN_ROWS = 30
 SOURCE_ROW = "_source_row"
@@ -34,6 +45,7 @@ def normalise_header(text: object) -> str:
     """Header text as compared: lower case, ё→е, no quotes, single spaces (line breaks in cells included)."""
     s = str(text).lower().replace("ё", "е")
     s = re.sub(r"[«»\"'“”„]", "", s)
+    s = re.sub(r"[–—]", "-", s)
     return re.sub(r"\s+", " ", s).strip()
 
 
@@ -41,14 +53,32 @@ def normalise_header(text: object) -> str:
 class RawTable:
     path: Path
     frame: pl.DataFrame  # canonical columns as text, plus _source_row
-    header_row: int  # 1-based row of the header in the file
+    header_row: int  # 1-based row of the (first) header row in the file
     headers: dict[str, str]  # canonical column -> header text as found in the file
     ignored_headers: tuple[str, ...]  # columns present in the file that the source does not use
+    rows_read: int = 0  # data rows in the file (before anything was dropped)
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped by design (subtotals, ...)
+
+
+def detect_encoding(path: Path, encoding: str) -> str:
+    """`auto`: UTF-8 (with or without BOM) if the start of the file decodes as such, else cp1251 — the two
+    encodings regional exports come in."""
+    if encoding != "auto":
+        return encoding
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return "cp1251"
+    return "utf-8"
 
 
 def decode_text(path: Path, encoding: str) -> str:
-    """Text of a (school-level, small) CSV export. `auto`: UTF-8 with or without BOM if it decodes, else cp1251,
-    the two encodings regional exports come in. A named encoding that does not fit is an error."""
+    """Text of a (school-level, small) CSV export. A named encoding that does not fit is an error."""
     data = path.read_bytes()
     candidates = ["utf-8-sig", "cp1251"] if encoding == "auto" else [encoding]
     for candidate in candidates:
@@ -69,7 +99,14 @@ def _read_cells(spec: SourceSpec, path: Path) -> pl.DataFrame:
         raise ExportReadError(path, "файл пуст (0 байт)", "the file is empty (0 bytes)")
     try:
         if spec.format == "xlsx":
-            sheet = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string")
+            workbook = fastexcel.read_excel(path)
+            if spec.sheet and spec.sheet not in workbook.sheet_names:
+                raise ExportReadError(
+                    path,
+                    f"в книге нет листа «{spec.sheet}»; листы: {workbook.sheet_names}",
+                    f"the workbook has no sheet {spec.sheet!r}; sheets: {workbook.sheet_names}",
+                )
+            sheet = workbook.load_sheet(spec.sheet or 0, header_row=None, dtypes="string")
             frame = sheet.to_polars()
         else:
             frame = pl.read_csv(
@@ -82,64 +119,325 @@ def _read_cells(spec: SourceSpec, path: Path) -> pl.DataFrame:
     except ExportReadError:
         raise
     except Exception as exc:  # the reader libraries raise many types; all mean "cannot read this file"
-        raise ExportReadError(path, f"файл не читается как {spec.format.upper()}: {exc}", f"cannot read as {spec.format}: {exc}") from exc
+        raise ExportReadError(
+            path, f"файл не читается как {spec.format.upper()}: {exc}", f"cannot read as {spec.format}: {exc}"
+        ) from exc
     frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
     return frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
 
 
-def _match_header(spec: SourceSpec, cells: list[object]) -> dict[str, int]:
-    normalised = [normalise_header(c) if c is not None else "" for c in cells]
-    found: dict[str, int] = {}
-    for col in spec.columns:
+@dataclass(frozen=True)
+class _Header:
+    row: int  # 1-based first header row
+    columns: dict[str, list[int]]  # canonical column -> file column indexes (several when unpivoted)
+    keys: dict[int, str]  # file column index -> unpivot key value
+    texts: dict[int, str]  # file column index -> header text as in the file
+    ignored: tuple[str, ...]
+
+
+def _header_paths(spec: SourceSpec, rows: list[list[object]]) -> list[tuple[str, str | None, str]]:
+    """For each file column: (text matched against header variants, unpivot key or None, text as shown).
+    Upper header levels are merged cells: a group label is filled right over the columns under it."""
+    levels = [[(str(c).strip() if c is not None and str(c).strip() else None) for c in r] for r in rows]
+    width = max(len(r) for r in levels)
+    levels = [r + [None] * (width - len(r)) for r in levels]
+    for lvl in range(len(levels) - 1):
+        for j in range(1, width):
+            deeper = any(levels[d][j] for d in range(lvl + 1, len(levels)))
+            same_parent = all(levels[k][j] == levels[k][j - 1] for k in range(lvl))
+            if levels[lvl][j] is None and deeper and same_parent:
+                levels[lvl][j] = levels[lvl][j - 1]
+    ignore = {normalise_header(t) for t in spec.header_ignore}
+    key_level = spec.unpivot.header_level - 1 if spec.unpivot and spec.unpivot.header_level else None
+    out = []
+    for j in range(width):
+        parts = [(lvl, levels[lvl][j]) for lvl in range(len(levels)) if levels[lvl][j]]
+        key = next((t for lvl, t in parts if lvl == key_level), None)
+        kept = [t for lvl, t in parts if lvl != key_level and normalise_header(t) not in ignore]
+        shown = " / ".join(t for _, t in parts)
+        out.append((normalise_header(" / ".join(kept)), key, shown))
+    return out
+
+
+def _match(spec: SourceSpec, paths: list[tuple[str, str | None, str]]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    pattern = re.compile(spec.unpivot.header_pattern) if spec.unpivot and spec.unpivot.header_pattern else None
+    for col in spec.header_columns:
         variants = {normalise_header(h) for h in col.headers}
-        hits = [i for i, text in enumerate(normalised) if text in variants]
+        hits = [j for j, (text, _, _) in enumerate(paths) if text in variants]
         if hits:
-            found[col.name] = hits[0]
+            keyed = [j for j in hits if paths[j][1] is not None]
+            found[col.name] = keyed if keyed else hits[:1]
+    if pattern is not None:
+        hits = [j for j, (text, _, _) in enumerate(paths) if text and pattern.fullmatch(text)]
+        if hits:
+            found[spec.unpivot.value_column] = hits
     return found
 
 
-def read_export(spec: SourceSpec, path: Path) -> RawTable:
-    cells = _read_cells(spec, path)
-    if cells.height == 0:
-        raise ExportReadError(path, "файл пуст", "the file is empty")
+def _find_header(spec: SourceSpec, path: Path, cells: pl.DataFrame) -> _Header:
     value_columns = [c for c in cells.columns if c != SOURCE_ROW]
-
-    # The header is the row among the first rows that names the most known columns.
-    best_row, best = None, {}
-    for row in cells.head(HEADER_SCAN_ROWS).iter_rows(named=True):
-        found = _match_header(spec, [row[c] for c in value_columns])
+    head = cells.head(HEADER_SCAN_ROWS + spec.header_rows).select(value_columns).rows()
+    best_row, best, best_paths = None, {}, []
+    for r in range(min(HEADER_SCAN_ROWS, len(head))):
+        block = [list(x) for x in head[r : r + spec.header_rows]]
+        if len(block) < spec.header_rows:
+            break
+        paths = _header_paths(spec, block)
+        found = _match(spec, paths)
         if len(found) > len(best):
-            best_row, best = row, found
-    required = [c for c in spec.columns if c.required]
-    if best_row is None or len(best) < max(1, len(required) // 2):
-        expected = ", ".join(f"«{c.headers[0]}»" for c in required)
+            best_row, best, best_paths = r, found, paths
+    needed = [c for c in spec.header_columns if c.required and c.school_years is None]
+    if best_row is None or len(best) < max(1, len(needed) // 2):
+        expected = ", ".join(f"«{c.headers[0]}»" for c in needed)
         raise ExportReadError(
             path,
             f"не найдена строка заголовка в первых {HEADER_SCAN_ROWS} строках; ожидались столбцы {expected}",
             f"no header row in the first {HEADER_SCAN_ROWS} rows; expected columns {expected}",
         )
-    header_row = best_row[SOURCE_ROW]
-    missing = [c for c in required if c.name not in best]
+    used = {j for js in best.values() for j in js}
+    ignored = tuple(shown for j, (_, _, shown) in enumerate(best_paths) if j not in used and shown)
+    keys = {j: best_paths[j][1] for js in best.values() for j in js if best_paths[j][1] is not None}
+    if spec.unpivot and spec.unpivot.header_pattern:
+        keys.update({j: best_paths[j][2] for j in best.get(spec.unpivot.value_column, [])})
+    texts = {j: best_paths[j][2] for j in range(len(best_paths))}
+    return _Header(cells[SOURCE_ROW][best_row], best, keys, texts, ignored)
+
+
+def _require(spec: SourceSpec, path: Path, header: _Header, school_year: str) -> None:
+    missing = [c for c in spec.header_columns if c.required_in(school_year) and c.name not in header.columns]
+    if spec.unpivot and spec.unpivot.value_column and spec.unpivot.value_column not in header.columns:
+        missing.append(spec.column(spec.unpivot.value_column))
     if missing:
-        found_headers = [str(best_row[c]) for c in value_columns if best_row[c] is not None]
-        names = ", ".join(f"«{c.headers[0]}» ({c.name})" for c in missing)
+        found = [t for t in header.texts.values() if t]
+        names = ", ".join(f"«{c.headers[0] if c.headers else spec.unpivot.header_pattern}» ({c.name})" for c in missing)
         raise ExportReadError(
             path,
-            f"в заголовке (строка {header_row}) нет обязательных столбцов: {names}; найдены: {found_headers}. "
+            f"в заголовке (строка {header.row}) нет обязательных столбцов: {names}; найдены: {found}. "
             "Если столбец назван иначе, добавьте вариант заголовка в конфигурацию источника",
-            f"header row {header_row} lacks required columns {names}; found {found_headers}. "
+            f"header row {header.row} lacks required columns {names}; found {found}. "
             "If the column is named differently, add the header variant to the source config",
-            row=header_row,
+            row=header.row,
             column=missing[0].name,
         )
-    used = set(best.values())
-    ignored = tuple(str(best_row[c]) for i, c in enumerate(value_columns) if i not in used and best_row[c] is not None)
-    body = cells.filter(pl.col(SOURCE_ROW) > header_row)
-    body = body.filter(~pl.all_horizontal(pl.col(value_columns).is_null() | (pl.col(value_columns).str.strip_chars() == "")))
-    frame = body.select(
-        pl.col(SOURCE_ROW),
-        *[pl.col(value_columns[i]).str.strip_chars().alias(name) for name, i in best.items()],
-        *[pl.lit(None, dtype=pl.String).alias(c.name) for c in spec.columns if c.name not in best],
+
+
+def _reshape(spec: SourceSpec, body: pl.DataFrame, header: _Header, value_columns: list[str]) -> pl.DataFrame:
+    """Canonical columns; wide layouts (unpivot) become one row per key."""
+    simple = {name: js[0] for name, js in header.columns.items() if not any(j in header.keys for j in js)}
+    ids = [pl.col(SOURCE_ROW)] + [pl.col(value_columns[j]).alias(name) for name, j in simple.items()]
+    absent = [c.name for c in spec.header_columns if c.name not in header.columns]
+    if not spec.unpivot:
+        out = body.select(*ids)
+    else:
+        key_values = sorted(set(header.keys.values()), key=list(header.keys.values()).index)
+        parts = []
+        for key in key_values:
+            measures = [
+                pl.col(value_columns[j]).alias(name)
+                for name, js in header.columns.items()
+                for j in js
+                if header.keys.get(j) == key
+            ]
+            part = body.select(*ids, pl.lit(key).alias(spec.unpivot.key_column), *measures)
+            parts.append(part.filter(pl.any_horizontal([m.is_not_null() for m in measures])))
+        out = pl.concat(parts, how="diagonal") if parts else body.select(*ids)
+        out = out.sort(SOURCE_ROW, maintain_order=True)
+    return out.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in absent if c not in out.columns])
+
+
+def _drop(spec: SourceSpec, frame: pl.DataFrame, header: _Header) -> tuple[pl.DataFrame, dict[str, int]]:
+    dropped: dict[str, int] = {}
+
+    def apply(reason: str, keep: pl.Expr) -> None:
+        nonlocal frame
+        before = frame.height
+        frame = frame.filter(keep)
+        if before - frame.height:
+            dropped[reason] = dropped.get(reason, 0) + before - frame.height
+
+    # a header row repeated inside the data (files glued together)
+    cols = [c for c in header.columns if c in frame.columns]
+    repeats = [
+        pl.col(c).fill_null("").str.to_lowercase().str.strip_chars()
+        == normalise_header(header.texts[header.columns[c][0]].split(" / ")[-1])
+        for c in cols
+    ]
+    if repeats:
+        apply("повтор строки заголовка / repeated header row", ~pl.all_horizontal(repeats))
+    for rule in spec.drop_rows:
+        hit = pl.col(rule.column).fill_null("").str.strip_chars().str.contains(f"(?i){rule.pattern}")
+        apply(f"строка итогов / subtotal row ({rule.column} ~ {rule.pattern})", ~hit)
+    if spec.fill_down:
+        frame = frame.with_columns(pl.col(c).fill_null(strategy="forward") for c in spec.fill_down)
+    if spec.drop_exact_duplicates:
+        data_cols = [c for c in frame.columns if c != SOURCE_ROW]
+        apply(
+            "точный дубликат строки / exact duplicate row",
+            ~frame.select(data_cols).is_duplicated() | frame.select(data_cols).is_first_distinct(),
+        )
+    return frame, dropped
+
+
+def _melt_survey(spec: SourceSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per answer (per chosen option for multiple choice)."""
+    survey = spec.survey
+    fixed = [c.name for c in spec.columns if not c.name.startswith("q__")]
+    parts = []
+    for q in survey.questions:
+        col = f"q__{q.code}"
+        if col not in frame.columns:
+            continue
+        part = frame.select(SOURCE_ROW, *fixed, pl.lit(q.code).alias("question_code"), pl.col(col).alias("answer_text"))
+        part = part.filter(pl.col("answer_text").is_not_null() & (pl.col("answer_text").str.strip_chars() != ""))
+        if q.type == "multi":
+            options = sorted(q.options, key=len, reverse=True)
+            part = part.with_columns(
+                pl.col("answer_text").map_elements(
+                    lambda t, o=options: _split_choices(t, o), return_dtype=pl.List(pl.String)
+                )
+            ).explode("answer_text")
+        parts.append(part)
+    if not parts:
+        return (
+            frame.select(SOURCE_ROW, *fixed)
+            .with_columns(pl.lit(None, pl.String).alias("question_code"), pl.lit(None, pl.String).alias("answer_text"))
+            .head(0)
+        )
+    return pl.concat(parts).sort(SOURCE_ROW, "question_code", maintain_order=True)
+
+
+def _split_choices(text: str, options: list[str]) -> list[str]:
+    """Options of a multiple-choice answer, joined by `;` or `,` (option texts may contain commas).
+    What is left after the known options are taken out is kept as one more (unknown) answer."""
+    rest, chosen = text, []
+    for option in options:
+        pattern = re.compile(re.escape(option), re.IGNORECASE)
+        if pattern.search(rest):
+            chosen.append(option)
+            rest = pattern.sub(" ", rest, count=1)
+    leftover = re.sub(r"[;,\s]+", " ", rest).strip()
+    return chosen + ([leftover] if leftover else [])
+
+
+def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
+    cells = _read_cells(spec, path)
+    if cells.height == 0:
+        raise ExportReadError(path, "файл пуст", "the file is empty")
+    value_columns = [c for c in cells.columns if c != SOURCE_ROW]
+    header = _find_header(spec, path, cells)
+    _require(spec, path, header, school_year)
+    body = cells.filter(pl.col(SOURCE_ROW) >= header.row + spec.header_rows)
+    body = body.with_columns(pl.col(value_columns).str.strip_chars())
+    body = body.filter(~pl.all_horizontal(pl.col(value_columns).is_null() | (pl.col(value_columns) == "")))
+    rows_read = body.height
+    frame = _reshape(spec, body, header, value_columns)
+    frame, dropped = _drop(spec, frame, header)
+    if spec.survey:
+        frame = _melt_survey(spec, frame)
+    headers = {name: header.texts[js[0]] for name, js in header.columns.items()}
+    return RawTable(path, frame, header.row, headers, header.ignored, rows_read, dropped)
+
+
+# ---------------------------------------------------------------------------------------------- streaming
+
+
+@dataclass
+class StreamedExport:
+    """A pupil-level CSV being read block by block. `batches` yields pyarrow tables of text cells under
+    canonical names plus `_source_row`; `invalid_rows` collects lines with a wrong number of fields."""
+
+    path: Path
+    encoding: str
+    headers: dict[str, str]
+    ignored_headers: tuple[str, ...]
+    invalid_rows: list[tuple[int, str]] = field(default_factory=list)
+    _columns: list[tuple[str, int]] = field(default_factory=list)
+    _block_bytes: int = 1 << 24
+    _separator: str = ";"
+
+    def batches(self) -> Iterator[pa.Table]:
+        names = [f"c{i}" for i in range(self._width)]
+        next_row = 2  # line 1 is the header
+
+        def on_invalid(row) -> str:
+            self.invalid_rows.append((row.number if row.number is not None else -1, row.text[:200]))
+            return "skip"
+
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    column_names=names, skip_rows=1, encoding=self.encoding, block_size=self._block_bytes
+                ),
+                parse_options=pacsv.ParseOptions(delimiter=self._separator, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=True, null_values=[""]
+                ),
+            )
+            for batch in reader:
+                rows = pa.array(range(next_row, next_row + batch.num_rows), type=pa.int64())
+                next_row += batch.num_rows
+                arrays = [rows] + [pc_strip(batch.column(i)) for _, i in self._columns]
+                yield pa.Table.from_arrays(arrays, names=[SOURCE_ROW] + [n for n, _ in self._columns])
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise ExportReadError(
+                self.path,
+                f"файл не читается после строки {next_row - 1} (кодировка {self.encoding}): {exc}",
+                f"the file cannot be read past line {next_row - 1} (encoding {self.encoding}): {exc}",
+                row=next_row,
+            ) from exc
+
+    _width: int = 0
+
+
+def pc_strip(array: pa.ChunkedArray | pa.Array) -> pa.Array:
+    import pyarrow.compute as pc
+
+    return pc.utf8_trim_whitespace(array)
+
+
+def stream_export(spec: SourceSpec, path: Path, school_year: str, block_bytes: int) -> StreamedExport:
+    """Open a pupil-level CSV: decode the header line, map it, and return the reader of its blocks."""
+    if path.stat().st_size == 0:
+        raise ExportReadError(path, "файл пуст (0 байт)", "the file is empty (0 bytes)")
+    encoding = detect_encoding(path, spec.csv.get("encoding", "auto"))
+    separator = spec.csv.get("separator", ";")
+    with path.open("rb") as f:
+        first = f.readline()
+    try:
+        line = first.decode(encoding).lstrip("\ufeff").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise ExportReadError(
+            path, f"строка заголовка не в кодировке {encoding}", f"the header line is not in {encoding}", row=1
+        ) from exc
+    cells = next(csv.reader([line], delimiter=separator))
+    paths = [(normalise_header(c), None, c.strip()) for c in cells]
+    found = _match(spec, paths)
+    header = _Header(1, found, {}, {j: p[2] for j, p in enumerate(paths)}, ())
+    if not found:
+        expected = ", ".join(f"«{c.headers[0]}»" for c in spec.header_columns if c.required)
+        raise ExportReadError(
+            path,
+            f"первая строка не заголовок этого источника; ожидались столбцы {expected}",
+            f"the first line is not this source's header; expected columns {expected}",
+            row=1,
+        )
+    _require(spec, path, header, school_year)
+    used = {js[0] for js in found.values()}
+    ignored = tuple(p[2] for j, p in enumerate(paths) if j not in used and p[2])
+    export = StreamedExport(
+        path,
+        "utf8" if encoding in {"utf-8", "utf-8-sig"} else encoding,
+        {name: cells[js[0]].strip() for name, js in found.items()},
+        ignored,
+        _columns=[(name, js[0]) for name, js in found.items()],
+        _block_bytes=block_bytes,
+        _separator=separator,
     )
-    headers = {name: str(best_row[value_columns[i]]) for name, i in best.items()}
-    return RawTable(path, frame, header_row, headers, ignored)
+    export._width = len(cells)
+    return export
+
+
+def required_header_columns(spec: SourceSpec) -> list[ColumnSpec]:
+    return [c for c in spec.header_columns if c.required]

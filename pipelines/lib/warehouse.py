@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 INGEST_DDL = """
 create schema if not exists raw;
@@ -29,10 +28,14 @@ create table if not exists ingest.load_log (
     rows_loaded bigint,
     rows_rejected bigint,
     contract_version integer not null,
-    status varchar not null,          -- loaded | quarantined
+    status varchar not null,          -- loaded | quarantined | superseded (loaded, then replaced by a later file)
     started_at timestamp not null,
     finished_at timestamp not null
 );
+alter table ingest.load_log add column if not exists rows_dropped bigint;        -- subtotals, repeated headers, exact duplicates
+alter table ingest.load_log add column if not exists match_rate double;          -- share of rows whose school is in the registry
+alter table ingest.load_log add column if not exists superseded_by varchar;      -- the load that replaced this one's rows
+alter table ingest.load_log add column if not exists message varchar;
 create table if not exists ingest.quarantine (
     load_id varchar primary key,
     source varchar not null,
@@ -44,6 +47,16 @@ create table if not exists ingest.quarantine (
     violations json,
     quarantine_path varchar not null,
     quarantined_at timestamp not null
+);
+create table if not exists ingest.rejected_rows (
+    load_id varchar not null,
+    source varchar not null,
+    school_year varchar not null,
+    file_path varchar not null,
+    source_row bigint not null,
+    column_name varchar not null,
+    value varchar,
+    reason varchar not null
 );
 """
 
@@ -87,19 +100,40 @@ def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"insert into {table} by name select * from (select {columns})", list(row.values()))
 
 
+BOOKKEEPING = [("_source_file", "varchar"), ("_source_row", "bigint"), ("_load_id", "varchar")]
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]) -> None:
+    """The raw table as the source config describes it (so dbt can run before the first file arrives);
+    columns a newer config adds are added."""
+    cols = [("school_year", "varchar"), *columns, *BOOKKEEPING]
+    con.execute(f"create table if not exists {table} ({', '.join(f'{n} {t}' for n, t in cols)})")
+    for name, sql_type in cols:
+        con.execute(f"alter table {table} add column if not exists {name} {sql_type}")
+
+
 def replace_school_year(
-    con: duckdb.DuckDBPyConnection, table: str, school_year: str, rows: pa.Table, log: dict
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    scope: dict[str, str],
+    select_rows: str,
+    rejected: str | None,
+    log: dict,
 ) -> None:
-    """Swap a school year's rows of a raw table and record the load, all in one transaction."""
-    con.register("incoming_rows", rows)
-    try:
-        with transaction(con):
-            con.execute(f"create table if not exists {table} as select * from incoming_rows limit 0")
-            con.execute(f"delete from {table} where school_year = ?", [school_year])
-            con.execute(f"insert into {table} by name select * from incoming_rows")
-            insert_row(con, "ingest.load_log", log)
-    finally:
-        con.unregister("incoming_rows")
+    """Swap a school year's rows of a raw table (for a shared table: the rows of this source's scope),
+    keep the rejected rows, mark the previous load superseded and record the new one: one transaction."""
+    where = " and ".join(f"{k} = ?" for k in scope)
+    with transaction(con):
+        con.execute(f"delete from {table} where {where}", list(scope.values()))
+        con.execute(f"insert into {table} by name {select_rows}")
+        if rejected:
+            con.execute(f"insert into ingest.rejected_rows by name {rejected}")
+        con.execute(
+            "update ingest.load_log set status = 'superseded', superseded_by = ? "
+            "where source = ? and school_year = ? and status = 'loaded'",
+            [log["load_id"], log["source"], log["school_year"]],
+        )
+        insert_row(con, "ingest.load_log", log)
 
 
 def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict) -> None:

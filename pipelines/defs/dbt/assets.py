@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: staging, intermediate and mart models downstream of the ingest assets
 (each dbt source names its ingest asset in meta.dagster.asset_key). dbt tests run as asset checks."""
 
-
 import os
 import shutil
 import sys
@@ -45,7 +44,9 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "marts"
 
 
-@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=WarehouseDbtTranslator())
+@dbt_assets(
+    manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=WarehouseDbtTranslator()
+)
 def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Seeds, models and their tests: `dbt build`."""
     yield from dbt.cli(["build"], context=context).stream()

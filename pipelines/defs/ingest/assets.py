@@ -4,7 +4,6 @@ The contract is a blocking asset check executed inside the load, before the ware
 that breaks it fails the check and the run, is quarantined, and nothing downstream reads it.
 """
 
-
 import dagster as dg
 
 from pipelines.defs.ingest.partitions import school_year_partitions
@@ -46,7 +45,7 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
     def _ingest(context: dg.AssetExecutionContext, warehouse_files: WarehouseResource):
         school_year = context.partition_key
         try:
-            loaded = load_school_year(spec, warehouse_files.settings, school_year)
+            loaded = load_school_year(spec, warehouse_files.settings, school_year, progress=context.log.info)
         except ContractViolation as bad:
             context.log.error(bad.message)
             yield dg.AssetCheckResult(
@@ -61,11 +60,16 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
             )
             raise dg.Failure(description=bad.message, metadata={"quarantine_path": str(bad.quarantine_path)}) from None
         if loaded.unchanged:
-            context.log.info(f"{spec.name} {school_year}: {loaded.file_path} is already loaded ({loaded.load_id}); nothing to do")
-        else:
             context.log.info(
-                f"{spec.name} {school_year}: {loaded.rows_loaded} rows loaded from {loaded.file_path} "
-                f"({loaded.expectations} expectations passed)"
+                f"{spec.name} {school_year}: {loaded.file_path} is already loaded ({loaded.load_id}); nothing to do"
+            )
+        else:
+            dropped = ", ".join(f"{reason}: {n}" for reason, n in loaded.rows_dropped.items()) or "0"
+            context.log.info(
+                f"{spec.name} {school_year}: {loaded.file_path.name}: строк в файле/rows read {loaded.rows_read:,}, "
+                f"загружено/loaded {loaded.rows_loaded:,}, отклонено/rejected {loaded.rows_rejected:,}, "
+                f"отброшено по правилам/dropped by design {dropped}; "
+                f"{loaded.expectations} expectations passed; {loaded.seconds:.1f} s (validation {loaded.validation_seconds:.1f} s)"
             )
         yield dg.MaterializeResult(
             metadata={
@@ -73,6 +77,9 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 "file_sha256": loaded.file_sha256,
                 "rows_read": loaded.rows_read,
                 "rows_loaded": loaded.rows_loaded,
+                "rows_rejected": loaded.rows_rejected,
+                "rows_dropped": sum(loaded.rows_dropped.values()),
+                **({"match_rate": loaded.match_rate} if loaded.match_rate is not None else {}),
                 "load_id": loaded.load_id,
                 "unchanged": loaded.unchanged,
                 "ignored_headers": list(loaded.ignored_headers),

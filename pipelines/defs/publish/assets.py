@@ -1,6 +1,5 @@
 """One publishing asset per published mart: data/marts/<mart>.parquet, written after dbt has built the mart."""
 
-
 import json
 
 import dagster as dg

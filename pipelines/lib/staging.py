@@ -1,0 +1,335 @@
+"""A load's staging file: the export's cells and their checked form, in a DuckDB file of its own.
+
+    data/staging/<source>/<school year>/<load id>.duckdb
+        cells    text cells under canonical names (+ _source_row); pupil codes already pseudonymised
+        registry the school codes of that school year's registry (when the source is matched against it)
+        checked  typed values beside their text, and one column per rule holding the offending text
+
+The contract (Great Expectations) validates `checked`; the warehouse copies the accepted rows from it in one
+transaction. The staging file is deleted afterwards; a crash leaves only a staging file, never a partial
+table, and the next load of that source and year removes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.lib.pseudonymise import PseudonymKey, hmac_sql
+from pipelines.lib.readers import SOURCE_ROW
+from pipelines.lib.sources import ColumnSpec, SourceSpec
+
+TEXT = "__text"
+NUMBER_TEXT = "replace(replace(replace({t}, ' ', ''), chr(160), ''), ',', '.')"
+DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d.%m.%Y %H:%M:%S")
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def norm_sql(expr: str) -> str:
+    """SQL twin of readers.normalise_header for answer texts: lower case, ё→е, single spaces."""
+    return f"trim(regexp_replace(replace(lower({expr}), 'ё', 'е'), '\\s+', ' ', 'g'))"
+
+
+def norm_py(text: str) -> str:
+    return " ".join(str(text).lower().replace("ё", "е").split())
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check on `checked`: an expectation with its words for people."""
+
+    kind: str  # null_column (values must be null), not_null, between, unique
+    column: str  # column of `checked` the expectation runs on
+    canonical: tuple[str, ...]  # the source's columns it is about
+    rule_ru: str
+    rule_en: str
+    min: float | None = None
+    max: float | None = None
+    mostly: float | None = None
+    columns: tuple[str, ...] = ()  # unique keys
+
+
+@contextmanager
+def open_stage(path: Path, memory_limit: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _cells_ddl(names: list[str]) -> str:
+    cols = ", ".join(f"{q(n)} varchar" for n in names)
+    return f"create table cells ({q(SOURCE_ROW)} bigint, {cols})"
+
+
+def _select_cells(spec: SourceSpec, names: list[str]) -> str:
+    out = [q(SOURCE_ROW)]
+    for n in names:
+        out.append(f"{hmac_sql(q(n))} as {q(n)}" if n in spec.pseudonymise else q(n))
+    return ", ".join(out)
+
+
+def stage_cells(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    names: list[str],
+    tables: Iterable[pa.Table],
+    key: PseudonymKey | None,
+    progress=None,
+) -> int:
+    """Insert the text cells, block by block; pseudonymised columns are hashed on the way in, so raw codes
+    never reach the file. Returns the number of rows staged."""
+    con.execute(_cells_ddl(names))
+    params = key.pads if spec.pseudonymise else {}
+    insert = f"insert into cells select {_select_cells(spec, names)} from block"
+    total, started = 0, time.perf_counter()
+    for table in tables:
+        con.register("block", table)
+        try:
+            con.execute(insert, params)
+        finally:
+            con.unregister("block")
+        total += table.num_rows
+        if progress:
+            progress(total, time.perf_counter() - started)
+    return total
+
+
+def stage_registry(con: duckdb.DuckDBPyConnection, logins: set[str]) -> None:
+    con.execute("create table registry (login varchar primary key)")
+    if logins:
+        con.register("logins", pa.table({"login": sorted(logins)}))
+        con.execute("insert into registry select login from logins")
+        con.unregister("logins")
+
+
+def stage_answer_options(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
+    rows = {"question_code": [], "question_type": [], "answer_norm": [], "score": []}
+    for question in spec.survey.questions:
+        options = spec.survey.answer_options(question) if question.type != "text" else {None: None}
+        for text, score in options.items():
+            rows["question_code"].append(question.code)
+            rows["question_type"].append(question.type)
+            rows["answer_norm"].append(norm_py(text) if text is not None else None)
+            rows["score"].append(score)
+    con.register(
+        "options",
+        pa.table(
+            rows,
+            schema=pa.schema(
+                [
+                    ("question_code", pa.string()),
+                    ("question_type", pa.string()),
+                    ("answer_norm", pa.string()),
+                    ("score", pa.float64()),
+                ]
+            ),
+        ),
+    )
+    con.execute("create table answer_options as select * from options")
+    con.unregister("options")
+
+
+def _typed(col: ColumnSpec) -> str:
+    t = q(col.name + TEXT)
+    if col.type == "string":
+        return t
+    if col.type == "date":
+        tries = ", ".join(f"try_strptime({t}, {lit(f)})" for f in DATE_FORMATS)
+        return f"cast(coalesce({tries}) as date)"
+    number = f"try_cast({NUMBER_TEXT.format(t=t)} as double)"
+    if col.type == "int":
+        return f"case when {number} = round({number}) then cast({number} as bigint) end"
+    return number
+
+
+def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year: str, present: list[str]) -> list[Rule]:
+    """Create `checked` from `cells` and return the rules the contract runs on it."""
+    rules: list[Rule] = []
+    tokens = ", ".join(lit(v) for v in spec.null_values)
+    value_columns = [c for c in spec.columns if not c.name.startswith("q__")]
+    if spec.survey:
+        value_columns = value_columns + [
+            ColumnSpec("question_code", "string", (), derived=True),
+            ColumnSpec("answer_text", "string", (), derived=True),
+        ]
+    texts = []
+    for col in value_columns:
+        raw = q(col.name) if col.name in present else "cast(null as varchar)"
+        blank = f"{raw} is null or trim({raw}) = ''" + (f" or trim({raw}) in ({tokens})" if tokens else "")
+        texts.append(f"case when {blank} then null else trim({raw}) end as {q(col.name + TEXT)}")
+    typed = [f"{_typed(c)} as {q(c.name)}" for c in value_columns]
+    checks = [f"{lit(school_year)} as school_year"] + [f"{lit(v)} as {q(k)}" for k, v in spec.constants.items()]
+
+    for col in value_columns:
+        t, v = q(col.name + TEXT), q(col.name)
+        if col.required_in(school_year) and not col.derived:
+            rules.append(Rule("not_null", col.name + TEXT, (col.name,), "значение обязательно", "a value is required"))
+        if col.type != "string":
+            kind_ru = {"int": "целым числом", "float": "числом", "date": "датой"}[col.type]
+            checks.append(f"case when {t} is not null and {v} is null then {t} end as {q(col.name + '__bad_type')}")
+            rules.append(
+                Rule(
+                    "null_column",
+                    col.name + "__bad_type",
+                    (col.name,),
+                    f"значение должно быть {kind_ru}",
+                    f"the value must be a {col.type}",
+                )
+            )
+        if col.min is not None or col.max is not None:
+            rules.append(
+                Rule(
+                    "between",
+                    col.name,
+                    (col.name,),
+                    f"значение вне диапазона {col.min}…{col.max}",
+                    f"the value is outside {col.min}..{col.max}",
+                    min=col.min,
+                    max=col.max,
+                )
+            )
+        if col.allowed:
+            allowed = ", ".join(lit(norm_py(a)) for a in col.allowed)
+            checks.append(
+                f"case when {v} is not null and {norm_sql(v)} not in ({allowed}) then {v} end as {q(col.name + '__not_allowed')}"
+            )
+            shown = ", ".join(col.allowed)
+            rules.append(
+                Rule(
+                    "null_column",
+                    col.name + "__not_allowed",
+                    (col.name,),
+                    f"значение не из списка: {shown}",
+                    f"the value is not one of: {shown}",
+                )
+            )
+        if col.regex:
+            checks.append(
+                f"case when {v} is not null and not regexp_full_match({v}, {lit(col.regex)}) then {v} end as {q(col.name + '__bad_format')}"
+            )
+            rules.append(
+                Rule(
+                    "null_column",
+                    col.name + "__bad_format",
+                    (col.name,),
+                    f"значение не соответствует формату {col.regex}",
+                    f"the value does not match {col.regex}",
+                )
+            )
+    for rs in spec.row_sums:
+        total = " + ".join(f"coalesce({q(c)}, 0)" for c in rs.columns)
+        checks.append(f"{total} as {q(rs.name)}")
+        rules.append(
+            Rule(
+                "between",
+                rs.name,
+                rs.columns,
+                f"сумма {'+'.join(rs.columns)} вне {rs.min}…{rs.max}",
+                f"the sum of {', '.join(rs.columns)} is outside {rs.min}..{rs.max}",
+                min=rs.min,
+                max=rs.max,
+            )
+        )
+    if spec.school_year_check:
+        c = spec.school_year_check
+        v = q(c.column)
+        if c.format == "spring":
+            expected = school_year.split("-")[1]
+            in_file = f"cast({v} as varchar)"
+        else:
+            expected = school_year
+            in_file = f"replace(replace(cast({v} as varchar), '/', '-'), ' ', '')"
+        checks.append(
+            f"case when {v} is not null and {in_file} <> {lit(expected)} then cast({v} as varchar) end as {q(c.column + '__other_year')}"
+        )
+        rules.append(
+            Rule(
+                "null_column",
+                c.column + "__other_year",
+                (c.column,),
+                f"учебный год в файле не совпадает с папкой {school_year} (ожидалось {expected})",
+                f"the year in the file contradicts its folder {school_year} (expected {expected})",
+            )
+        )
+    join = ""
+    if spec.registry_match:
+        v = q(spec.registry_match.column)
+        checks.append(
+            f"case when {v} is not null and registry.login is null then {v} end as {q(spec.registry_match.column + '__unknown')}"
+        )
+        join += f" left join registry on registry.login = typed.{v}"
+        rate = spec.registry_match.min_match_rate
+        rules.append(
+            Rule(
+                "null_column",
+                spec.registry_match.column + "__unknown",
+                (spec.registry_match.column,),
+                f"школы нет в реестре ОО {school_year} (допустимо не более {1 - rate:.0%} строк)",
+                f"the school is not in the {school_year} registry (at most {1 - rate:.0%} of rows may be)",
+                mostly=rate,
+            )
+        )
+    if spec.survey:
+        join += (
+            " left join answer_options o on o.question_code = typed.question_code and (o.question_type = 'text' or o.answer_norm = "
+            + norm_sql("typed.answer_text")
+            + ")"
+        )
+        checks.append("o.score as answer_score")
+        checks.append(
+            "case when typed.answer_text is not null and o.question_code is null then typed.answer_text end as answer__not_in_scale"
+        )
+        rules.append(
+            Rule(
+                "null_column",
+                "answer__not_in_scale",
+                ("answer_text",),
+                "ответ не из шкалы или списка вариантов вопроса",
+                "the answer is not on the question's scale or list of options",
+            )
+        )
+    for key in spec.unique:
+        rules.append(
+            Rule(
+                "unique",
+                ",".join(key),
+                tuple(key),
+                "сочетание значений повторяется",
+                "the combination of values repeats",
+                columns=tuple(key),
+            )
+        )
+    sql = f"""
+        create or replace table checked as
+        with src as (select {q(SOURCE_ROW)}, {", ".join(texts)} from cells),
+        typed as (select src.*, {", ".join(typed)} from src)
+        select typed.*, {", ".join(checks)} from typed{join}
+    """
+    con.execute(sql)
+    return rules
+
+
+def first_duplicates(con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit: int = 5) -> list[tuple[int, tuple]]:
+    """(first row, key values) of the first duplicated keys in `checked`, for the report."""
+    cols = ", ".join(q(c) for c in key)
+    rows = con.execute(
+        f"select list({q(SOURCE_ROW)} order by {q(SOURCE_ROW)}) as r, {cols} from checked group by {cols} "
+        f"having count(*) > 1 order by min({q(SOURCE_ROW)}) limit {limit}"
+    ).fetchall()
+    return [(r[0][1], tuple(r[1:])) for r in rows]
