@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from pipelines.lib.contracts import validate
+from pipelines.lib.ingest import check_export
 from pipelines.lib.readers import ExportReadError, normalise_header, read_export
 from pipelines.lib.sources import ConfigError, load_source, load_sources
 
@@ -33,8 +33,11 @@ def write_xlsx(path: Path, header: list, rows: list, title_rows: int = 2) -> Pat
 
 
 def check(tmp_path: Path, rows: list, header: list = HEADER, logins=frozenset({"sch470001", "sch470002"})):
-    raw = read_export(VPR, write_xlsx(tmp_path / "vpr.xlsx", header, rows))
-    return validate(VPR, raw, "2023-2024", set(logins))
+    frame, result, _ = check_export(VPR, write_xlsx(tmp_path / "vpr.xlsx", header, rows), YEAR, tmp_path, set(logins))
+    return frame, result
+
+
+YEAR = "2023-2024"
 
 
 def test_header_normalisation_ignores_case_spaces_breaks_quotes_and_yo():
@@ -47,7 +50,7 @@ def test_header_found_under_title_rows_whatever_the_column_order(tmp_path: Path)
     order = [6, 0, 1, 2, 3, 4, 5, 10, 9, 8, 7]
     header = [["Кол-во\nучастников", *HEADER[:6], "5", "4", "3", "«2»"][i] for i in range(11)]
     rows = [[r[i] for i in order] for r in GOOD]
-    raw = read_export(VPR, write_xlsx(tmp_path / "v.xlsx", header + ["Примечание"], rows, title_rows=3))
+    raw = read_export(VPR, write_xlsx(tmp_path / "v.xlsx", header + ["Примечание"], rows, title_rows=3), YEAR)
     assert raw.header_row == 4
     assert raw.ignored_headers == ("Примечание",)
     assert raw.frame["participants"].to_list() == ["25", "24", "7"]
@@ -59,7 +62,7 @@ def test_missing_required_column_names_file_row_and_column(tmp_path: Path):
     header = [h for h in HEADER if h != "Кол-во участников"]
     rows = [r[:6] + r[7:] for r in GOOD]
     with pytest.raises(ExportReadError) as err:
-        read_export(VPR, write_xlsx(tmp_path / "v.xlsx", header, rows))
+        read_export(VPR, write_xlsx(tmp_path / "v.xlsx", header, rows), YEAR)
     assert err.value.row == 3 and err.value.column == "participants"
     assert "Кол-во участников" in str(err.value) and "v.xlsx" in str(err.value)
 
@@ -74,12 +77,12 @@ def test_a_good_file_passes_its_contract(tmp_path: Path):
 @pytest.mark.parametrize(
     ("row", "column", "value", "rule"),
     [
-        (1, 6, "двадцать", "expect_column_values_to_match_regex"),  # not a number
+        (1, 6, "двадцать", "expect_column_values_to_be_null"),  # not a number: participants__bad_type
         (1, 6, -3, "expect_column_values_to_be_between"),  # participants < 0
         (2, 7, 112.5, "expect_column_values_to_be_between"),  # percent > 100
         (0, 1, 3, "expect_column_values_to_be_between"),  # grade 3 is not a ВПР grade here
-        (2, 4, "sch479999", "expect_column_values_to_be_in_set"),  # unknown school
-        (0, 0, 2023, "expect_column_values_to_be_in_set"),  # year contradicts the folder's school year
+        (2, 4, "sch479999", "expect_column_values_to_be_null"),  # unknown school: 1 of 3 rows, below 95%
+        (0, 0, 2023, "expect_column_values_to_be_null"),  # year contradicts the folder's school year
         (0, 4, None, "expect_column_values_to_not_be_null"),  # required value missing
     ],
 )
@@ -101,7 +104,7 @@ def test_shares_that_do_not_add_up_to_100_are_reported(tmp_path: Path):
     rows = [list(r) for r in GOOD]
     rows[1][8] = 47.5  # 12.5 + 47.5 + 37.5 + 12.5 = 110
     _, result = check(tmp_path, rows)
-    [v] = [v for v in result.violations if v.columns == ("mark_shares_total",)]
+    [v] = [v for v in result.violations if v.columns == ("mark_2_pct", "mark_3_pct", "mark_4_pct", "mark_5_pct")]
     assert v.rows == ((5, 110.0),)
 
 
@@ -119,14 +122,18 @@ def test_registry_contract_checks_ogrn_format(tmp_path: Path):
         "sch470002;10278;Школа 2;Район;посёлок\n",
         encoding="utf-8",
     )
-    _, result = validate(REGISTRY, read_export(REGISTRY, path), "2023-2024")
-    rules = {(v.columns[0], v.rule) for v in result.violations}
-    assert rules == {("ogrn", "expect_column_values_to_match_regex"), ("settlement_type", "expect_column_values_to_be_in_set")}
+    _, result, _ = check_export(REGISTRY, path, YEAR, tmp_path)
+    found = {(v.columns[0], v.rows) for v in result.violations}
+    assert found == {("ogrn", ((3, "10278"),)), ("settlement_type", ((3, "посёлок"),))}
 
 
 def test_a_config_that_names_an_unknown_column_in_a_rule_fails_at_load(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    text = (VPR.config_path).read_text(encoding="utf-8").replace("[school_login, school_year, grade, subject]", "[school, grade]")
+    text = (
+        (VPR.config_path)
+        .read_text(encoding="utf-8")
+        .replace("[school_login, school_year, grade, subject]", "[school, grade]")
+    )
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="'school' is used in a rule"):
         load_source(bad)
@@ -142,7 +149,7 @@ REGISTRY_TEXT = (
 def test_registry_reads_in_each_encoding_regions_send(tmp_path: Path, encoding: str):
     path = tmp_path / "r.csv"
     path.write_bytes(REGISTRY_TEXT.encode(encoding))
-    raw = read_export(REGISTRY, path)
+    raw = read_export(REGISTRY, path, YEAR)
     assert raw.frame["school_name"].to_list() == ["МОУ «Лесная СОШ» имени Ёлкина"]
     assert raw.headers["school_login"] == "Логин ОО"  # no BOM left in the first header
 
@@ -153,7 +160,7 @@ def test_a_file_in_another_encoding_than_configured_is_a_clear_error(tmp_path: P
     utf8_only = load_source(REGISTRY.config_path)
     object.__setattr__(utf8_only, "csv", {**utf8_only.csv, "encoding": "utf-8"})
     with pytest.raises(ExportReadError, match="не в кодировке utf-8"):
-        read_export(utf8_only, path)
+        read_export(utf8_only, path, YEAR)
 
 
 def test_decimal_comma_is_read_as_a_decimal_point(tmp_path: Path):
@@ -168,7 +175,7 @@ def test_an_empty_file_is_a_clear_error(tmp_path: Path):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
     with pytest.raises(ExportReadError, match="файл пуст .* the file is empty"):
-        read_export(REGISTRY, path)
+        read_export(REGISTRY, path, YEAR)
 
 
 def test_an_unreadable_file_is_quarantined_with_a_message_naming_the_file(tmp_path: Path):

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 import yaml
 
 from pipelines.lib import warehouse
@@ -162,8 +163,10 @@ def _report(load: _Load, reason: str, violations: list[Violation], copied: bool)
     spec = load.spec
     lines = [
         f"Файл {load.path} (источник «{spec.title_ru}», {load.school_year}) не загружен: {reason}.",
-        (f"File {load.path} (source {spec.name}, {load.school_year}) was not loaded: it breaks contract "
-        f"{spec.name} v{spec.contract_version} ({spec.config_path.name if spec.config_path else spec.name})."),
+        (
+            f"File {load.path} (source {spec.name}, {load.school_year}) was not loaded: it breaks contract "
+            f"{spec.name} v{spec.contract_version} ({spec.config_path.name if spec.config_path else spec.name})."
+        ),
     ]
     lines += [f"  - {v.describe()}" for v in violations]
     if not copied:
@@ -285,20 +288,7 @@ def load_school_year(
     stage_path = stage_dir / f"{started:%Y%m%dT%H%M%S}-{load_id.rsplit(':', 1)[1]}.duckdb"
     try:
         try:
-            with open_stage(stage_path, config["duckdb_memory_limit"]) as scon:
-                if spec.stream:
-                    names = _stage_streamed(load, scon, key, config["stream_block_bytes"], progress)
-                else:
-                    raw = read_export(spec, path, school_year)
-                    load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
-                    load.rows_read = raw.rows_read
-                    names = [c for c in raw.frame.columns if c != SOURCE_ROW]
-                    stage_cells(scon, spec, names, [raw.frame.to_arrow()], key)
-                if logins is not None:
-                    stage_registry(scon, logins)
-                if spec.survey:
-                    stage_answer_options(scon, spec)
-                rules = build_checked(scon, spec, school_year, names)
+            rules = _stage(load, stage_path, config, key, logins, progress)
         except ExportReadError as exc:
             columns = (exc.column,) if exc.column else ()
             rows = ((exc.row, None),) if exc.row else ()
@@ -339,6 +329,47 @@ def load_school_year(
         validation_seconds=result.seconds,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _stage(load: _Load, stage_path: Path, config: dict, key, logins, progress: Progress | None):
+    """Read the file into the staging file and build its checked table; return the contract's rules."""
+    spec = load.spec
+    with open_stage(stage_path, config["duckdb_memory_limit"]) as scon:
+        if spec.stream:
+            names = _stage_streamed(load, scon, key, config["stream_block_bytes"], progress)
+        else:
+            raw = read_export(spec, load.path, load.school_year)
+            load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
+            load.rows_read = raw.rows_read
+            names = [c for c in raw.frame.columns if c != SOURCE_ROW]
+            stage_cells(scon, spec, names, [raw.frame.to_arrow()], key)
+        if logins is not None:
+            stage_registry(scon, logins)
+        if spec.survey:
+            stage_answer_options(scon, spec)
+        return build_checked(scon, spec, load.school_year, names)
+
+
+def check_export(
+    spec: SourceSpec, path: Path, school_year: str, work_dir: Path, logins: set[str] | None = None
+) -> tuple[pl.DataFrame, ContractResult, _Load]:
+    """Run a file through reading and its contract without touching the warehouse: the checked rows, the
+    result and what the reader saw. Raises ExportReadError when the file cannot be read at all."""
+    config = ingest_settings()
+    load = _Load(spec, Settings(work_dir), school_year, path, sha256_of(path), "check", warehouse.now())
+    key = load_key(config["default_key_file"], work_dir) if spec.pseudonymise else None
+    stage_path = work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb"
+    try:
+        rules = _stage(load, stage_path, config, key, (logins or set()) if spec.registry_match else None, None)
+        result = validate_staged(spec.name, f"{spec.name} check", stage_path, rules, load.headers, str(path), None)
+        if not result.success:
+            _add_duplicate_rows(result, stage_path, config)
+        with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
+            frame = con.sql(f"select * from checked order by {q(SOURCE_ROW)}").pl()
+    finally:
+        for leftover in stage_path.parent.glob(f"{stage_path.name}*"):
+            leftover.unlink()
+    return frame, result, load
 
 
 def _add_duplicate_rows(result: ContractResult, stage_path: Path, config: dict) -> None:

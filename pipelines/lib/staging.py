@@ -332,4 +332,4 @@ def first_duplicates(con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit
         f"select list({q(SOURCE_ROW)} order by {q(SOURCE_ROW)}) as r, {cols} from checked group by {cols} "
         f"having count(*) > 1 order by min({q(SOURCE_ROW)}) limit {limit}"
     ).fetchall()
-    return [(r[0][1], tuple(r[1:])) for r in rows]
+    return [(row, tuple(r[1:])) for r in rows for row in r[0]][:limit]

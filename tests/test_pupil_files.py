@@ -1,0 +1,165 @@
+"""Pupil-level files: streamed in blocks, pupil codes replaced by HMAC pseudonyms, crash-safe loads."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.lib.ingest import load_school_year
+from pipelines.lib.pseudonymise import PseudonymKeyError
+from pipelines.lib.sources import load_sources
+from pipelines.settings import PROJECT_ROOT, Settings
+
+SPECS = load_sources()
+PUPILS = SPECS["vpr_pupil_results"]
+REGISTRY = SPECS["school_registry"]
+YEAR = "2023-2024"
+KEY = "pupil-key-for-tests-0123456789abcdef"
+HEADER = "Учебный год;Класс;Код предмета;ОО;Код ученика;Балл;Отметка"
+LOGINS = [f"sch47{i:04d}" for i in range(1, 21)]
+
+
+def write_registry(settings: Settings) -> None:
+    folder = settings.raw_dir / REGISTRY.folder / YEAR
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["Логин ОО;ОГРН;Полное наименование ОО;Муниципальное образование"]
+    lines += [f"{login};10278000{i:05d};Школа {i};Район" for i, login in enumerate(LOGINS)]
+    (folder / "реестр.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+
+
+def pupil_rows(n: int, variant: int = 0) -> list[str]:
+    rows = []
+    for i in range(n):
+        login = LOGINS[i % len(LOGINS)]
+        subject = "РУ" if i % 2 else "МА"
+        if i % 50 == 7:
+            rows.append(
+                f"2023/2024;{4 + i % 3};{subject};{login};Ж-{i:07d};{'х' if i % 100 == 7 else 'X'};отсутствовал"
+            )
+        else:
+            score = (i * 7 + variant) % 30
+            rows.append(f"2023/2024;{4 + i % 3};{subject};{login};Ж-{i:07d};{score};{2 + score // 8}")
+    return rows
+
+
+def write_pupils(settings: Settings, rows: list[str], encoding: str = "cp1251", name: str = "ВПР.csv") -> Path:
+    folder = settings.raw_dir / PUPILS.folder / YEAR
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    path = folder / name
+    path.write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode(encoding))
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    key_file = tmp_path.parent / f"{tmp_path.name}.key"
+    key_file.write_text(KEY + "\n")
+    monkeypatch.setenv("EDUWH_PSEUDONYM_KEY_FILE", str(key_file))
+    monkeypatch.delenv("EDUWH_PSEUDONYM_KEY", raising=False)
+    s = Settings(tmp_path)
+    write_registry(s)
+    load_school_year(REGISTRY, s, YEAR)
+    return s
+
+
+def test_pupil_codes_are_hmac_pseudonyms_and_raw_codes_are_stored_nowhere(settings: Settings):
+    rows = pupil_rows(400)
+    path = write_pupils(settings, rows)
+    loaded = load_school_year(PUPILS, settings, YEAR)
+    assert (loaded.rows_read, loaded.rows_loaded, loaded.rows_rejected) == (400, 400, 0)
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        got = dict(
+            con.execute("select _source_row, pupil_code from raw.vpr_pupil_results order by _source_row").fetchall()
+        )
+        absent = con.execute(
+            "select count(*), count(primary_score) from raw.vpr_pupil_results where mark = 'отсутствовал'"
+        ).fetchone()
+    for line_no, row in enumerate(rows, start=2):
+        code = row.split(";")[4]
+        assert got[line_no] == hmac.new(KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
+    assert absent == (8, 0)  # «х» and «X» are no score
+
+    # no raw code anywhere the pipeline writes (warehouse, staging, quarantine, GE results)
+    for written in settings.data_dir.rglob("*"):
+        if written.is_file() and settings.raw_dir not in written.parents:
+            assert b"\xc6-0000" not in written.read_bytes()  # cp1251 «Ж-0000…»
+            assert "Ж-0000".encode() not in written.read_bytes(), written
+    assert path.exists()
+
+
+def test_a_missing_key_is_a_clear_error_before_anything_is_read(settings: Settings, monkeypatch, tmp_path: Path):
+    write_pupils(settings, pupil_rows(10))
+    monkeypatch.setenv("EDUWH_PSEUDONYM_KEY_FILE", str(tmp_path.parent / "no-such.key"))
+    with pytest.raises(PseudonymKeyError, match="EDUWH_PSEUDONYM_KEY_FILE"):
+        load_school_year(PUPILS, settings, YEAR)
+    monkeypatch.setenv("EDUWH_PSEUDONYM_KEY_FILE", str(PROJECT_ROOT / "pseudonym.key"))
+    with pytest.raises(PseudonymKeyError, match="вне репозитория"):
+        load_school_year(PUPILS, settings, YEAR)
+
+
+def test_utf8_with_bom_is_read_as_well_as_cp1251(settings: Settings):
+    write_pupils(settings, pupil_rows(60), encoding="utf-8-sig")
+    assert load_school_year(PUPILS, settings, YEAR).rows_loaded == 60
+
+
+def _rows_and_log(settings: Settings) -> tuple[int, int, set[str], list[tuple]]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        n, total = con.execute("select count(*), coalesce(sum(primary_score), 0) from raw.vpr_pupil_results").fetchone()
+        load_ids = {r[0] for r in con.execute("select distinct _load_id from raw.vpr_pupil_results").fetchall()}
+        log = con.execute(
+            "select load_id, status from ingest.load_log where source = 'vpr_pupil_results' order by started_at"
+        ).fetchall()
+    return n, total, load_ids, log
+
+
+def _expected(rows: list[str]) -> tuple[int, int]:
+    scores = [r.split(";")[5] for r in rows]
+    return len(rows), sum(int(s) for s in scores if s.isdigit())
+
+
+# seconds after the child has imported everything; its load takes about 2 s (reading, staging, GE, swap)
+@pytest.mark.parametrize("kill_after", [0.2, 0.9, 1.6])
+def test_a_load_killed_at_any_point_leaves_the_previous_rows_and_the_rerun_completes(settings: Settings, kill_after):
+    first, second = pupil_rows(2_000, variant=0), pupil_rows(120_000, variant=3)
+    write_pupils(settings, first)
+    load_school_year(PUPILS, settings, YEAR)
+    assert _rows_and_log(settings)[:2] == _expected(first)
+
+    write_pupils(settings, second, name="ВПР исправленный.csv")
+    code = (
+        "from pipelines.lib.ingest import load_school_year; from pipelines.lib.sources import load_sources; "
+        "from pipelines.settings import Settings; print('ready', flush=True); "
+        f"load_school_year(load_sources()['vpr_pupil_results'], Settings.from_env(), {YEAR!r})"
+    )
+    env = {**os.environ, "EDUWH_DATA_DIR": str(settings.data_dir)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    # whatever the moment: either all of the first file or (if it finished) all of the second, never a mix
+    n, total, load_ids, log = _rows_and_log(settings)
+    assert (n, total) in (_expected(first), _expected(second))
+    assert len(load_ids) == 1
+    assert load_ids == {lid for lid, status in log if status == "loaded"}
+
+    # the rerun completes, removes what the killed load left in staging, and keeps the history
+    result = load_school_year(PUPILS, settings, YEAR)
+    assert _rows_and_log(settings)[:2] == _expected(second)
+    assert result.unchanged or result.rows_loaded == len(second)
+    statuses = [status for _, status in _rows_and_log(settings)[3]]
+    assert statuses == ["superseded", "loaded"]
+    assert not list((settings.data_dir / "staging").rglob("*.duckdb*"))
