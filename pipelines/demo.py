@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.lib.ingest import ingest_settings
+from pipelines.lib.pseudonymise import KEY_ENV, KEY_FILE_ENV, create_key_file
 from pipelines.runner import PipelineRunFailed, materialize_all
 from pipelines.sample_region import RegionParams, generate_region
 from pipelines.settings import PROJECT_ROOT, Settings
@@ -27,6 +29,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _ensure_demo_key(settings: Settings) -> None:
+    """The sample region's pupil codes are pseudonymised like real ones: make a key if there is none."""
+    if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
+        return
+    path = Path(ingest_settings()["default_key_file"]).expanduser()
+    if create_key_file(path, settings.data_dir):
+        print(f"Pseudonymisation key created for the demo: {path} (keep it secret; it is outside the repository).")
+
+
 def main() -> None:
     settings = Settings.from_env()
     started = time.perf_counter()
@@ -34,6 +45,7 @@ def main() -> None:
         params = RegionParams()
         generate_region(params, settings.raw_dir, settings.truth_dir)
         print(f"Sample region generated into {settings.raw_dir} (seed {params.seed}, {params.schools} schools).")
+    _ensure_demo_key(settings)
     from pipelines.definitions import defs
 
     # runs are recorded where the UI (`make ui`) looks, also when started without the Makefile
@@ -49,7 +61,7 @@ def main() -> None:
         f"  warehouse (DuckDB): {settings.warehouse_path}\n"
         f"  published marts:    {settings.marts_dir}/*.parquet\n"
         f"  quarantine:         {settings.quarantine_dir}\n"
-        f"Try:\n  .venv/bin/python -m pipelines.query \"{TRY_SQL.format(marts=_shown(settings.marts_dir))}\"\n"
+        f'Try:\n  .venv/bin/python -m pipelines.query "{TRY_SQL.format(marts=_shown(settings.marts_dir))}"\n'
         f"UI: make ui  (then http://127.0.0.1:3000)"
     )
 

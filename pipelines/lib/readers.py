@@ -233,14 +233,13 @@ def _reshape(spec: SourceSpec, body: pl.DataFrame, header: _Header, value_column
         key_values = sorted(set(header.keys.values()), key=list(header.keys.values()).index)
         parts = []
         for key in key_values:
-            measures = [
-                pl.col(value_columns[j]).alias(name)
-                for name, js in header.columns.items()
-                for j in js
-                if header.keys.get(j) == key
-            ]
-            part = body.select(*ids, pl.lit(key).alias(spec.unpivot.key_column), *measures)
-            parts.append(part.filter(pl.any_horizontal([m.is_not_null() for m in measures])))
+            measures = {
+                name: value_columns[j] for name, js in header.columns.items() for j in js if header.keys.get(j) == key
+            }
+            part = body.select(
+                *ids, pl.lit(key).alias(spec.unpivot.key_column), *[pl.col(c).alias(n) for n, c in measures.items()]
+            )
+            parts.append(part.filter(pl.any_horizontal([pl.col(n).is_not_null() for n in measures])))
         out = pl.concat(parts, how="diagonal") if parts else body.select(*ids)
         out = out.sort(SOURCE_ROW, maintain_order=True)
     return out.with_columns(*[pl.lit(None, dtype=pl.String).alias(c) for c in absent if c not in out.columns])
@@ -274,7 +273,7 @@ def _drop(spec: SourceSpec, frame: pl.DataFrame, header: _Header) -> tuple[pl.Da
         data_cols = [c for c in frame.columns if c != SOURCE_ROW]
         apply(
             "точный дубликат строки / exact duplicate row",
-            ~frame.select(data_cols).is_duplicated() | frame.select(data_cols).is_first_distinct(),
+            pl.struct(data_cols).is_first_distinct(),
         )
     return frame, dropped
 

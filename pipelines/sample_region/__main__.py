@@ -11,7 +11,10 @@ from pipelines.settings import Settings
 def main(argv: list[str] | None = None) -> None:
     settings = Settings.from_env()
     d = RegionParams()
-    p = argparse.ArgumentParser(prog="python -m pipelines.sample_region", description="Generate a sample region's raw exports (DOMAIN.md §3 shapes) and its known truth.")
+    p = argparse.ArgumentParser(
+        prog="python -m pipelines.sample_region",
+        description="Generate a sample region's raw exports (DOMAIN.md §3 shapes) and its known truth.",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--municipalities", type=int, default=d.municipalities)
     p.add_argument("--schools", type=int, default=d.schools)

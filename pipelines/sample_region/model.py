@@ -58,11 +58,26 @@ class RegionTruth:
     school_names: pl.DataFrame  # school x school year -> full and short name (renames show here)
     vpr_marks: pl.DataFrame  # school x year x grade x subject -> participants and count of each mark
 
+    # One school is re-numbered from the fourth school year on: truth.schools keeps one row per school under its
+    # first login (`school_login`) with `renumbered_login` / `renumbered_in_year`; school_names and vpr_marks carry
+    # the login valid in each year, so join them to schools through schools_by_login().
+
+    def schools_by_login(self) -> pl.DataFrame:
+        """truth.schools with one row per login ever used (the renumbered school twice) and `first_login`,
+        the school's login in truth.schools: join per-year frames to it on school_login."""
+        first = self.schools.with_columns(pl.col("school_login").alias("first_login"))
+        later = first.filter(pl.col("renumbered_login").is_not_null()).with_columns(
+            pl.col("renumbered_login").alias("school_login")
+        )
+        return pl.concat([first, later])
+
     def summary(self) -> dict:
+        renumbered = self.schools.filter(pl.col("renumbered_login").is_not_null())
         return {
             "params": asdict(self.params),
             "profiles": dict(self.schools.group_by("profile").len().sort("profile").iter_rows()),
             "renamed": self.schools.filter(pl.col("renamed_in_year").is_not_null())["school_login"].to_list(),
+            "renumbered": renumbered.select("school_login", "renumbered_login", "renumbered_in_year").to_dicts(),
         }
 
 
@@ -138,6 +153,19 @@ def simulate_region(params: RegionParams) -> RegionTruth:
     renamed_idx = int(candidates[0]) if len(candidates) else 0
     renamed_in[renamed_idx] = params.school_years[min(2, years - 1)]
 
+    # one ordinary school (stable, not the renamed one) gets a new login from the fourth school year on;
+    # drawn from its own generator so that nothing else in the region changes
+    renumbered_login = np.full(n, None, dtype=object)
+    renumbered_in = np.full(n, None, dtype=object)
+    if years >= 4:
+        ordinary = (profile == STABLE) & (np.arange(n) != renamed_idx)
+        pool = np.flatnonzero(ordinary & (social == 1))
+        pool = pool if len(pool) else np.flatnonzero(ordinary)
+        if len(pool):
+            i = int(np.random.default_rng([params.seed, 101]).choice(pool))
+            renumbered_login[i] = f"sch{params.region_code}{n + 1:0{width}d}"
+            renumbered_in[i] = params.school_years[3]
+
     number = np.arange(1, n + 1)
     logins = [f"sch{params.region_code}{i:0{width}d}" for i in number]
     mun_names = [_municipality_name(int(m)) for m in municipality]
@@ -151,6 +179,8 @@ def simulate_region(params: RegionParams) -> RegionTruth:
             "social_level": [SOCIAL_LEVELS[s] for s in social],
             "profile": profile.tolist(),
             "renamed_in_year": renamed_in.tolist(),
+            "renumbered_login": pl.Series(renumbered_login.tolist(), dtype=pl.String),
+            "renumbered_in_year": pl.Series(renumbered_in.tolist(), dtype=pl.String),
         }
     )
 
@@ -172,7 +202,22 @@ def simulate_region(params: RegionParams) -> RegionTruth:
     )
 
     vpr_marks = _simulate_vpr_marks(rng, params, logins, ability, size)
+    school_names, vpr_marks = (_login_of_the_year(frame, schools) for frame in (school_names, vpr_marks))
     return RegionTruth(params, schools, school_names, vpr_marks)
+
+
+def _login_of_the_year(frame: pl.DataFrame, schools: pl.DataFrame) -> pl.DataFrame:
+    """Replace the renumbered school's first login by its new one from the year of renumbering on."""
+    for old, new, year in (
+        schools.filter(pl.col("renumbered_login").is_not_null())
+        .select("school_login", "renumbered_login", "renumbered_in_year")
+        .iter_rows()
+    ):
+        later = (pl.col("school_login") == old) & (pl.col("school_year") >= year)
+        frame = frame.with_columns(
+            pl.when(later).then(pl.lit(new)).otherwise(pl.col("school_login")).alias("school_login")
+        )
+    return frame
 
 
 def _simulate_vpr_marks(
@@ -185,7 +230,9 @@ def _simulate_vpr_marks(
     cum = 1 / (1 + np.exp(-(MARK_CUTS[None, None, None, None, :] - mu[..., None])))
     probs = np.diff(np.concatenate([np.zeros(shape + (1,)), cum, np.ones(shape + (1,))], axis=-1), axis=-1)
 
-    enrolled = np.maximum(2, np.round(params.pupils_per_grade * size[:, None, None, None] * rng.uniform(0.85, 1.15, shape)))
+    enrolled = np.maximum(
+        2, np.round(params.pupils_per_grade * size[:, None, None, None] * rng.uniform(0.85, 1.15, shape))
+    )
     participants = rng.binomial(enrolled.astype(np.int64), 0.92)
     counts = rng.multinomial(participants, probs)  # (..., 4): marks 2, 3, 4, 5
 

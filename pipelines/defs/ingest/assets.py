@@ -16,7 +16,8 @@ CONTRACT_CHECK = "contract"
 
 
 def asset_key_for(spec: SourceSpec) -> dg.AssetKey:
-    return dg.AssetKey(spec.table.split("."))
+    """One asset per source (two questionnaires may share the table raw.survey_answers)."""
+    return dg.AssetKey(["raw", spec.name])
 
 
 def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg.AssetsDefinition:
