@@ -1,7 +1,7 @@
 """Run SQL against the warehouse (read-only) and the published Parquet marts, and print the result.
 
-    .venv/bin/python -m pipelines.query "select * from marts.school_year_results limit 5"
-    .venv/bin/python -m pipelines.query "select count(*) from 'data/marts/school_year_results.parquet'"
+.venv/bin/python -m pipelines.query "select * from marts.school_year_results limit 5"
+.venv/bin/python -m pipelines.query "select count(*) from 'data/marts/school_year_results.parquet'"
 """
 
 from __future__ import annotations

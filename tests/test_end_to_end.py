@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.lib.publish import SUPPRESSED_COLUMN
+from pipelines.lib.sources import load_sources
 from pipelines.sample_region.model import PERSISTENTLY_LOW, STABLE
 
 from .conftest import SMALL_REGION
@@ -36,7 +37,11 @@ def expected(loaded_region):
         for r in list(openpyxl.load_workbook(path, read_only=True).active.iter_rows(values_only=True))[4:]:
             _, grade, subject, _, login, _, n, m2, m3, m4, m5 = r
             rows[(login, year, f"vpr-{grade}-{SUBJECT_CODES[subject]}")] = {
-                "n": n, "m2": m2, "pass": m3 + m4 + m5, "quality": m4 + m5, "mun": municipality[(login, year)]
+                "n": n,
+                "m2": m2,
+                "pass": m3 + m4 + m5,
+                "quality": m4 + m5,
+                "mun": municipality[(login, year)],
             }
     sums = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
     for (login, year, proc), r in rows.items():
@@ -49,8 +54,12 @@ def expected(loaded_region):
     for (login, year, proc), r in rows.items():
         m, g = sums[(year, proc, r["mun"])], sums[(year, proc)]
         r.update(
-            mun_n=m[0], mun_m2=m[1] / m[0], mun_quality=m[3] / m[0],
-            reg_n=g[0], reg_m2=g[1] / g[0], reg_pass=g[2] / g[0],
+            mun_n=m[0],
+            mun_m2=m[1] / m[0],
+            mun_quality=m[3] / m[0],
+            reg_n=g[0],
+            reg_m2=g[1] / g[0],
+            reg_pass=g[2] / g[0],
         )
     return rows
 
@@ -62,7 +71,14 @@ def published(loaded_region):
 
 
 def test_published_mart_has_one_row_per_school_year_procedure_of_the_exports(published, expected):
-    keys = list(zip(published["school_login"].to_pylist(), published["school_year"].to_pylist(), published["procedure_id"].to_pylist(), strict=True))
+    keys = list(
+        zip(
+            published["school_login"].to_pylist(),
+            published["school_year"].to_pylist(),
+            published["procedure_id"].to_pylist(),
+            strict=True,
+        )
+    )
     assert len(keys) == len(set(keys)) == len(expected)
     assert set(keys) == set(expected)
 
@@ -107,7 +123,8 @@ def test_mart_finds_the_generators_low_and_stable_schools(loaded_region, publish
     region, _, _ = loaded_region
     mart = pl.from_arrow(published).join(region.truth.schools.select("school_login", "profile"), on="school_login")
     by_profile = mart.group_by("profile", "school_year").agg(
-        (pl.col("mark_2_pct") * pl.col("participants")).sum() / pl.col("participants").filter(pl.col("mark_2_pct").is_not_null()).sum()
+        (pl.col("mark_2_pct") * pl.col("participants")).sum()
+        / pl.col("participants").filter(pl.col("mark_2_pct").is_not_null()).sum()
     )
     low = by_profile.filter(pl.col("profile") == PERSISTENTLY_LOW)["mark_2_pct"].to_list()
     stable = by_profile.filter(pl.col("profile") == STABLE)["mark_2_pct"].to_list()
@@ -118,8 +135,17 @@ def test_mart_finds_the_generators_low_and_stable_schools(loaded_region, publish
 def test_renamed_school_keeps_its_login_and_shows_each_years_name(loaded_region, published):
     region, _, _ = loaded_region
     login = region.truth.schools.filter(pl.col("renamed_in_year").is_not_null())["school_login"][0]
-    names = pl.from_arrow(published).filter(pl.col("school_login") == login).group_by("school_year").agg(pl.col("school_name").unique())
-    truth = dict(region.truth.school_names.filter(pl.col("school_login") == login).select("school_year", "school_name").iter_rows())
+    names = (
+        pl.from_arrow(published)
+        .filter(pl.col("school_login") == login)
+        .group_by("school_year")
+        .agg(pl.col("school_name").unique())
+    )
+    truth = dict(
+        region.truth.school_names.filter(pl.col("school_login") == login)
+        .select("school_year", "school_name")
+        .iter_rows()
+    )
     assert {y: n[0] for y, n in names.iter_rows()} == truth
     assert len(set(truth.values())) == 2
 
@@ -137,14 +163,62 @@ def test_warehouse_keeps_docs_and_the_load_log(loaded_region):
     region, _, _ = loaded_region
     with duckdb.connect(str(region.settings.warehouse_path), read_only=True) as con:
         comment = con.execute(
-            "select comment from duckdb_columns() where table_name = 'school_year_results' and column_name = 'quality_rate_pct'"
+            "select comment from duckdb_columns() "
+            "where table_name = 'school_year_results' and column_name = 'quality_rate_pct'"
         ).fetchone()[0]
-        log = con.execute("select source, count(*), sum(rows_loaded) from ingest.load_log where status = 'loaded' group by 1 order by 1").fetchall()
+        log = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "select source, count(*), sum(rows_loaded), sum(rows_rejected) from ingest.load_log "
+                "where status = 'loaded' group by 1"
+            ).fetchall()
+        }
         raw_rows = con.execute("select count(*) from raw.vpr_mark_statistics").fetchone()[0]
+        pupils = con.execute("select count(*) from raw.vpr_pupil_results").fetchone()[0]
     assert comment.startswith("Качество")
-    truth = region.truth
-    assert log == [
-        ("school_registry", len(SMALL_REGION.school_years), truth.school_names.height),
-        ("vpr_mark_statistics", len(SMALL_REGION.school_years), truth.vpr_marks.height),
-    ]
+    truth, years = region.truth, len(SMALL_REGION.school_years)
+    # every family of every year is loaded, each file once
+    assert set(log) == set(load_sources())
+    assert log["school_registry"] == (years, truth.school_names.height, 0)
+    assert log["vpr_mark_statistics"] == (years, truth.vpr_marks.height, 0)
     assert raw_rows == truth.vpr_marks.height
+    vpr_pupils = pl.read_parquet(region.settings.truth_dir / "vpr_pupil_summary.parquet")
+    expected_pupils = vpr_pupils["participants"].sum() + vpr_pupils["absent"].sum()
+    assert log["vpr_pupil_results"] == (years, expected_pupils, 0) and pupils == expected_pupils
+    # one unknown school code in one year's ИСБШ and olympiad files: rejected and kept, the rest loaded
+    assert log["isbsh_scores"][2] == 1 and log["olympiad_results"][2] == 1
+
+
+def test_the_seed_000_survey_figures_come_back_from_the_raw_answers(loaded_region):
+    """DOMAIN.md §4: support 3.71, effectiveness 3.67, comfort 3.33, satisfaction 3.67, split 1 / 5 / 1."""
+    region, _, _ = loaded_region
+    with duckdb.connect(str(region.settings.warehouse_path), read_only=True) as con:
+
+        def mean(questionnaire: str, code: str) -> float:
+            return con.execute(
+                "select round(avg(answer_score), 2) from raw.survey_answers "
+                "where school_year = '2022-2023' and questionnaire = ? and question_code = ?",
+                [questionnaire, code],
+            ).fetchone()[0]
+
+        split = dict(
+            con.execute(
+                "select answer_text, count(*) from raw.survey_answers where school_year = '2022-2023' "
+                "and questionnaire = 'shnor_mentoring' and question_code = 'satisfaction' group by 1"
+            ).fetchall()
+        )
+        means = [
+            mean("shnor_mentoring", "mentor_support"),
+            mean("mentor_schools", "project_effectiveness"),
+            mean("mentor_schools", "comfort"),
+            mean("mentor_schools", "satisfaction"),
+        ]
+        motives = dict(
+            con.execute(
+                "select answer_text, count(*) from raw.survey_answers where school_year = '2022-2023' "
+                "and question_code = 'motives' group by 1"
+            ).fetchall()
+        )
+    assert means == [3.71, 3.67, 3.33, 3.67]
+    assert split == {"Да": 1, "Скорее да, чем нет": 5, "Скорее нет, чем да": 1}
+    assert sorted(motives.values()) == [1, 2, 3, 6]

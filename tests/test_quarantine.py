@@ -53,7 +53,9 @@ def test_corrupted_file_is_quarantined_and_earlier_data_untouched(corrupted):
     mart = settings.marts_dir / "school_year_results.parquet"
     mart_digest, raw_digest = _digest(mart), _digest(path)
 
-    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(partition_key=YEAR, instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
+        partition_key=YEAR, instance=instance, raise_on_error=False
+    )
 
     assert not result.success
     # the blocking contract check failed, and the run says where and why
@@ -88,13 +90,22 @@ def test_corrupted_file_is_quarantined_and_earlier_data_untouched(corrupted):
             "select file_path, file_sha256, violations from ingest.quarantine where school_year = ?", [YEAR]
         ).fetchall()
         statuses = con.execute(
-            "select source, status, count(*) from ingest.load_log where school_year = ? group by all order by all", [YEAR]
+            "select source, status, count(*) from ingest.load_log where school_year = ? group by all order by all",
+            [YEAR],
         ).fetchall()
     assert (file_path, digest) == (str(path), raw_digest)
     # the unreadable share also leaves the row's shares short of 100
-    assert {tuple(v["columns"]) for v in json.loads(violations)} == {("participants",), ("mark_2_pct",), ("mark_shares_total",)}
+    assert {tuple(v["columns"]) for v in json.loads(violations)} == {
+        ("participants",),
+        ("mark_2_pct",),
+        ("mark_shares_total",),
+    }
     # the registry file of that year had not changed: the second run did not load it again
-    assert statuses == [("school_registry", "loaded", 1), ("vpr_mark_statistics", "loaded", 1), ("vpr_mark_statistics", "quarantined", 1)]
+    assert statuses == [
+        ("school_registry", "loaded", 1),
+        ("vpr_mark_statistics", "loaded", 1),
+        ("vpr_mark_statistics", "quarantined", 1),
+    ]
 
 
 def test_the_same_file_again_loads_nothing_new(loaded_region):
@@ -126,7 +137,12 @@ def test_definitions_load_with_jobs_partitions_and_blocking_contracts():
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw/school_registry", "raw/vpr_mark_statistics", "marts/school_year_results", "published/school_year_results"} <= keys
+    assert {
+        "raw/school_registry",
+        "raw/vpr_mark_statistics",
+        "marts/school_year_results",
+        "published/school_year_results",
+    } <= keys
     assert defs.resolve_job_def(INGEST_JOB).partitions_def.name == "school_year"
     assert defs.resolve_job_def(MARTS_JOB) is not None
     vpr = graph.get(dg.AssetKey(["raw", "vpr_mark_statistics"]))
