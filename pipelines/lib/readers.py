@@ -249,11 +249,12 @@ def _drop(spec: SourceSpec, frame: pl.DataFrame, header: _Header) -> tuple[pl.Da
     dropped: dict[str, int] = {}
 
     def apply(reason: str, keep: pl.Expr) -> None:
+        """Drop rows; count the file's rows dropped (a wide row is several long rows after unpivot)."""
         nonlocal frame
-        before = frame.height
+        before = frame[SOURCE_ROW].n_unique()
         frame = frame.filter(keep)
-        if before - frame.height:
-            dropped[reason] = dropped.get(reason, 0) + before - frame.height
+        if before - frame[SOURCE_ROW].n_unique():
+            dropped[reason] = dropped.get(reason, 0) + before - frame[SOURCE_ROW].n_unique()
 
     # a header row repeated inside the data (files glued together)
     cols = [c for c in header.columns if c in frame.columns]
