@@ -163,3 +163,20 @@ def test_a_load_killed_at_any_point_leaves_the_previous_rows_and_the_rerun_compl
     statuses = [status for _, status in _rows_and_log(settings)[3]]
     assert statuses == ["superseded", "loaded"]
     assert not list((settings.data_dir / "staging").rglob("*.duckdb*"))
+
+
+def test_the_same_file_is_checked_again_when_its_registry_changed(settings: Settings):
+    rows = pupil_rows(400)
+    write_pupils(settings, rows)
+    load_school_year(PUPILS, settings, YEAR)
+    assert load_school_year(PUPILS, settings, YEAR).unchanged
+
+    # the registry of the year loses one school: the unchanged pupil file is matched again
+    registry = next((settings.raw_dir / REGISTRY.folder / YEAR).glob("*.csv"))
+    lines = registry.read_text(encoding="utf-8-sig").splitlines()
+    registry.write_text("\n".join(line for line in lines if not line.startswith(LOGINS[0] + ";")) + "\n", "utf-8-sig")
+    load_school_year(REGISTRY, settings, YEAR)
+    again = load_school_year(PUPILS, settings, YEAR)
+    gone = sum(1 for r in rows if r.split(";")[3] == LOGINS[0])
+    assert not again.unchanged
+    assert (again.rows_loaded, again.rows_rejected, again.match_rate) == (400 - gone, gone, 0.95)

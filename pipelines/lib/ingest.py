@@ -48,6 +48,7 @@ from pipelines.lib.staging import (
 from pipelines.settings import CONFIG_DIR, Settings
 
 Progress = Callable[[str], None]
+REGISTRY_SOURCE = "school_registry"
 
 
 class ContractViolation(Exception):
@@ -129,6 +130,7 @@ class _Load:
     dropped: dict[str, int] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
+    registry_load_id: str | None = None
 
     def log_row(self, status: str, rows_loaded: int, rows_rejected: int | None, match_rate=None, message=None) -> dict:
         return {
@@ -146,6 +148,7 @@ class _Load:
             "contract_version": self.spec.contract_version,
             "status": status,
             "message": message,
+            "registry_load_id": self.registry_load_id,
             "started_at": self.started,
             "finished_at": warehouse.now(),
         }
@@ -276,7 +279,10 @@ def load_school_year(
     with warehouse.connect(settings.warehouse_path) as con:
         warehouse.ensure_raw_table(con, spec.table, spec.output_columns + [(k, "varchar") for k in spec.constants])
         current = warehouse.current_load(con, spec.name, school_year)
-    if current is not None and current[1:] == (digest, spec.contract_version):
+        registry = warehouse.current_load(con, REGISTRY_SOURCE, school_year) if spec.registry_match else None
+    load.registry_load_id = registry[0] if registry else None
+    # nothing new: the same file, under the same contract, matched against the same registry
+    if current is not None and current[1:] == (digest, spec.contract_version, load.registry_load_id):
         return LoadResult(current[0], spec.name, school_year, path, digest, 0, 0, 0, (), unchanged=True)
 
     config = ingest_settings()

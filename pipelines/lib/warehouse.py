@@ -36,6 +36,7 @@ alter table ingest.load_log add column if not exists rows_dropped bigint;       
 alter table ingest.load_log add column if not exists match_rate double;          -- share of rows whose school is in the registry
 alter table ingest.load_log add column if not exists superseded_by varchar;      -- the load that replaced this one's rows
 alter table ingest.load_log add column if not exists message varchar;
+alter table ingest.load_log add column if not exists registry_load_id varchar;   -- the registry load its schools were matched against
 create table if not exists ingest.quarantine (
     load_id varchar primary key,
     source varchar not null,
@@ -143,10 +144,11 @@ def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict) -
         insert_row(con, "ingest.load_log", log)
 
 
-def current_load(con: duckdb.DuckDBPyConnection, source: str, school_year: str) -> tuple[str, str, int] | None:
-    """(load_id, file_sha256, contract_version) of the load whose rows the source's school year holds now."""
+def current_load(con: duckdb.DuckDBPyConnection, source: str, school_year: str) -> tuple[str, str, int, str] | None:
+    """(load_id, file_sha256, contract_version, registry_load_id) of the load whose rows the source's school
+    year holds now."""
     return con.execute(
-        "select load_id, file_sha256, contract_version from ingest.load_log "
+        "select load_id, file_sha256, contract_version, registry_load_id from ingest.load_log "
         "where source = ? and school_year = ? and status = 'loaded' order by finished_at desc, started_at desc limit 1",
         [source, school_year],
     ).fetchone()

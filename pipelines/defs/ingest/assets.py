@@ -8,10 +8,9 @@ import dagster as dg
 
 from pipelines.defs.ingest.partitions import school_year_partitions
 from pipelines.defs.resources import WarehouseResource
-from pipelines.lib.ingest import ContractViolation, load_school_year
+from pipelines.lib.ingest import REGISTRY_SOURCE, ContractViolation, load_school_year
 from pipelines.lib.sources import SourceSpec, load_sources
 
-REGISTRY_SOURCE = "school_registry"
 CONTRACT_CHECK = "contract"
 
 
