@@ -145,6 +145,7 @@ def validate_staged(
     headers: dict[str, str],
     file_label: str,
     gx_project_root: Path | None,
+    memory_limit: str | None = None,
 ) -> ContractResult:
     """Run the rules on `checked` in the staging file. With a GE project root, the suite, the result and the
     Data Docs are kept there (<root>/gx/uncommitted/data_docs/local_site/index.html)."""
@@ -158,7 +159,11 @@ def validate_staged(
     )
     context.variables.progress_bars = {"globally": False}
     suite = context.suites.add_or_update(build_suite(suite_name, rules))
-    datasource = context.data_sources.add_or_update_sql(name=asset_name, connection_string=f"duckdb:///{stage_path}")
+    datasource = context.data_sources.add_or_update_sql(
+        name=asset_name,
+        connection_string=f"duckdb:///{stage_path}",
+        kwargs={"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}},
+    )
     asset = datasource.add_table_asset(name="checked", table_name="checked")
     batch_definition = asset.add_batch_definition_whole_table("file")
     definition = context.validation_definitions.add_or_update(

@@ -76,6 +76,7 @@ class LoadResult:
     match_rate: float | None = None
     validation_seconds: float = 0.0
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # read (incl. staging), validate, load
 
 
 def ingest_settings() -> dict:
@@ -131,6 +132,7 @@ class _Load:
     headers: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     registry_load_id: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: read, validate, load
 
     def log_row(self, status: str, rows_loaded: int, rows_rejected: int | None, match_rate=None, message=None) -> dict:
         return {
@@ -294,7 +296,9 @@ def load_school_year(
     stage_path = stage_dir / f"{started:%Y%m%dT%H%M%S}-{load_id.rsplit(':', 1)[1]}.duckdb"
     try:
         try:
+            t_read = time.perf_counter()
             rules = _stage(load, stage_path, config, key, logins, progress)
+            load.timings["read"] = time.perf_counter() - t_read
         except ExportReadError as exc:
             columns = (exc.column,) if exc.column else ()
             rows = ((exc.row, None),) if exc.row else ()
@@ -309,13 +313,17 @@ def load_school_year(
             load.headers,
             str(path),
             settings.data_dir,
+            config["duckdb_memory_limit"],
         )
+        load.timings["validate"] = result.seconds
         if not result.success:
             _add_duplicate_rows(result, stage_path, config)
             raise _quarantine(
                 load, f"нарушен контракт {spec.name} v{spec.contract_version}", result.violations, result.ge_result
             )
-        loaded, rejected, match_rate = _swap_in(load, stage_path)
+        t_swap = time.perf_counter()
+        loaded, rejected, match_rate = _swap_in(load, stage_path, config["duckdb_memory_limit"])
+        load.timings["load"] = time.perf_counter() - t_swap
     finally:
         for leftover in stage_dir.glob(f"{stage_path.name}*"):
             leftover.unlink()
@@ -330,6 +338,7 @@ def load_school_year(
         result.expectations,
         load.ignored,
         rows_rejected=rejected,
+        timings=load.timings,
         rows_dropped=load.dropped,
         match_rate=match_rate,
         validation_seconds=result.seconds,
@@ -367,7 +376,16 @@ def check_export(
     stage_path = work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb"
     try:
         rules = _stage(load, stage_path, config, key, (logins or set()) if spec.registry_match else None, None)
-        result = validate_staged(spec.name, f"{spec.name} check", stage_path, rules, load.headers, str(path), None)
+        result = validate_staged(
+            spec.name,
+            f"{spec.name} check",
+            stage_path,
+            rules,
+            load.headers,
+            str(path),
+            None,
+            config["duckdb_memory_limit"],
+        )
         if not result.success:
             _add_duplicate_rows(result, stage_path, config)
         with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
@@ -389,7 +407,7 @@ def _add_duplicate_rows(result: ContractResult, stage_path: Path, config: dict) 
                 )
 
 
-def _swap_in(load: _Load, stage_path: Path) -> tuple[int, int, float | None]:
+def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int, float | None]:
     """Copy the accepted rows from the staging file into the warehouse in one transaction."""
     spec = load.spec
     out = [n for n, _ in spec.output_columns] + list(spec.constants)
@@ -408,7 +426,7 @@ def _swap_in(load: _Load, stage_path: Path) -> tuple[int, int, float | None]:
             f"{lit(spec.registry_match.column)} as column_name, {q(unknown)} as value, {lit(reason)} as reason "
             f"from stage.checked where {q(unknown)} is not null"
         )
-    with warehouse.connect(load.settings.warehouse_path) as con:
+    with warehouse.connect(load.settings.warehouse_path, memory_limit=memory_limit) as con:
         con.execute(f"attach {lit(str(stage_path))} as stage (read_only)")
         try:
             total, rejected = con.execute(
