@@ -69,7 +69,8 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 f"{spec.name} {school_year}: {loaded.file_path.name}: строк в файле/rows read {loaded.rows_read:,}, "
                 f"загружено/loaded {loaded.rows_loaded:,}, отклонено/rejected {loaded.rows_rejected:,}, "
                 f"отброшено по правилам/dropped by design {dropped}; "
-                f"{loaded.expectations} expectations passed; {loaded.seconds:.1f} s (validation {loaded.validation_seconds:.1f} s)"
+                f"{loaded.expectations} expectations passed; {loaded.seconds:.1f} s "
+                f"({', '.join(f'{phase} {sec:.1f} s' for phase, sec in loaded.timings.items())})"
             )
         yield dg.MaterializeResult(
             metadata={
@@ -81,6 +82,7 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 "rows_dropped": sum(loaded.rows_dropped.values()),
                 **({"match_rate": loaded.match_rate} if loaded.match_rate is not None else {}),
                 "load_id": loaded.load_id,
+                **{f"seconds_{phase}": round(sec, 2) for phase, sec in loaded.timings.items()},
                 "unchanged": loaded.unchanged,
                 "ignored_headers": list(loaded.ignored_headers),
             },
