@@ -23,9 +23,10 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.lib.sources import ColumnSpec, SourceSpec
+from pipelines.lib.sources import SourceSpec
 
 HEADER_SCAN_ROWS = 30
 SOURCE_ROW = "_source_row"
@@ -352,7 +353,8 @@ class StreamedExport:
     headers: dict[str, str]
     ignored_headers: tuple[str, ...]
     invalid_rows: list[tuple[int, str]] = field(default_factory=list)
-    _columns: list[tuple[str, int]] = field(default_factory=list)
+    _columns: list[tuple[str, int]] = field(default_factory=list)  # canonical name, column index in the file
+    _width: int = 0  # fields per line
     _block_bytes: int = 1 << 24
     _separator: str = ";"
 
@@ -378,7 +380,7 @@ class StreamedExport:
             for batch in reader:
                 rows = pa.array(range(next_row, next_row + batch.num_rows), type=pa.int64())
                 next_row += batch.num_rows
-                arrays = [rows] + [pc_strip(batch.column(i)) for _, i in self._columns]
+                arrays = [rows] + [pc.utf8_trim_whitespace(batch.column(i)) for _, i in self._columns]
                 yield pa.Table.from_arrays(arrays, names=[SOURCE_ROW] + [n for n, _ in self._columns])
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise ExportReadError(
@@ -387,14 +389,6 @@ class StreamedExport:
                 f"the file cannot be read past line {next_row - 1} (encoding {self.encoding}): {exc}",
                 row=next_row,
             ) from exc
-
-    _width: int = 0
-
-
-def pc_strip(array: pa.ChunkedArray | pa.Array) -> pa.Array:
-    import pyarrow.compute as pc
-
-    return pc.utf8_trim_whitespace(array)
 
 
 def stream_export(spec: SourceSpec, path: Path, school_year: str, block_bytes: int) -> StreamedExport:
@@ -426,18 +420,13 @@ def stream_export(spec: SourceSpec, path: Path, school_year: str, block_bytes: i
     _require(spec, path, header, school_year)
     used = {js[0] for js in found.values()}
     ignored = tuple(p[2] for j, p in enumerate(paths) if j not in used and p[2])
-    export = StreamedExport(
+    return StreamedExport(
         path,
         "utf8" if encoding in {"utf-8", "utf-8-sig"} else encoding,
         {name: cells[js[0]].strip() for name, js in found.items()},
         ignored,
         _columns=[(name, js[0]) for name, js in found.items()],
+        _width=len(cells),
         _block_bytes=block_bytes,
         _separator=separator,
     )
-    export._width = len(cells)
-    return export
-
-
-def required_header_columns(spec: SourceSpec) -> list[ColumnSpec]:
-    return [c for c in spec.header_columns if c.required]
