@@ -146,6 +146,8 @@ def validate_staged(
     file_label: str,
     gx_project_root: Path | None,
     memory_limit: str | None = None,
+    key_column: str | None = None,
+    keyed_headers: dict[tuple[str, str], str] | None = None,
 ) -> ContractResult:
     """Run the rules on `checked` in the staging file. With a GE project root, the suite, the result and the
     Data Docs are kept there (<root>/gx/uncommitted/data_docs/local_site/index.html)."""
@@ -176,7 +178,8 @@ def validate_staged(
             actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")] if gx_project_root else [],
             result_format={
                 "result_format": "SUMMARY",
-                "unexpected_index_column_names": [SOURCE_ROW],
+                # long layouts: the key says which of the wide row's cells a violating row came from
+                "unexpected_index_column_names": [SOURCE_ROW, *([key_column] if key_column else [])],
                 "partial_unexpected_count": MAX_ROWS_IN_MESSAGE,
             },
         )
@@ -211,11 +214,16 @@ def validate_staged(
             for item in index_list[:MAX_ROWS_IN_MESSAGE]
             if isinstance(item, dict)
         )
+        first_key = next((str(i[key_column]) for i in index_list if isinstance(i, dict) and key_column in i), None)
+
+        def header_of(c: str, key: str | None = first_key) -> str:
+            return (keyed_headers or {}).get((c, key)) or headers.get(c, c)
+
         violations.append(
             Violation(
                 rule=r.expectation_config.type,
                 columns=canonical,
-                headers=tuple(headers.get(c, c) for c in canonical),
+                headers=tuple(header_of(c) for c in canonical),
                 unexpected_count=int(res.get("unexpected_count") or len(index_list) or 1),
                 rows=rows,
                 detail=f"{meta.get('rule_ru', '')} / {meta.get('rule_en', '')}",

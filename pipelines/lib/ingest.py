@@ -33,7 +33,7 @@ import yaml
 from pipelines.lib import warehouse
 from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate_staged
 from pipelines.lib.pseudonymise import load_key
-from pipelines.lib.readers import SOURCE_ROW, ExportReadError, read_export, stream_export
+from pipelines.lib.readers import SOURCE_ROW, ExportReadError, key_column, read_export, stream_export
 from pipelines.lib.sources import SourceSpec
 from pipelines.lib.staging import (
     build_checked,
@@ -132,6 +132,7 @@ class _Load:
     headers: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     registry_load_id: str | None = None
+    keyed_headers: dict[tuple[str, str], str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: read, validate, load
 
     def log_row(self, status: str, rows_loaded: int, rows_rejected: int | None, match_rate=None, message=None) -> dict:
@@ -257,12 +258,15 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
             load.dropped["повтор строки заголовка / repeated header row"] = repeated
     load.rows_read = staged + len(export.invalid_rows)
     if export.invalid_rows:
-        row, text = export.invalid_rows[0]
+        # the line's text is not shown: it may hold a raw pupil code
+        line, fields = export.invalid_rows[0]
         raise ExportReadError(
             path,
-            f"{len(export.invalid_rows)} строк с неверным числом полей (обрезанный или испорченный файл?), первая: {text!r}",
-            f"{len(export.invalid_rows)} lines with a wrong number of fields (truncated or damaged file?), first: {text!r}",
-            row=row if row > 0 else None,
+            f"{len(export.invalid_rows)} строк с неверным числом полей (обрезанный или испорченный файл?); "
+            f"первая: {fields} полей вместо {export.width}",
+            f"{len(export.invalid_rows)} lines with a wrong number of fields (truncated or damaged file?); "
+            f"first: {fields} fields instead of {export.width}",
+            row=line,
         )
     return names
 
@@ -314,6 +318,8 @@ def load_school_year(
             str(path),
             settings.data_dir,
             config["duckdb_memory_limit"],
+            key_column(spec),
+            load.keyed_headers,
         )
         load.timings["validate"] = result.seconds
         if not result.success:
@@ -355,6 +361,7 @@ def _stage(load: _Load, stage_path: Path, config: dict, key, logins, progress: P
         else:
             raw = read_export(spec, load.path, load.school_year)
             load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
+            load.keyed_headers = raw.keyed_headers
             load.rows_read = raw.rows_read
             names = [c for c in raw.frame.columns if c != SOURCE_ROW]
             stage_cells(scon, spec, names, [raw.frame.to_arrow()], key)
@@ -385,6 +392,8 @@ def check_export(
             str(path),
             None,
             config["duckdb_memory_limit"],
+            key_column(spec),
+            load.keyed_headers,
         )
         if not result.success:
             _add_duplicate_rows(result, stage_path, config)
@@ -434,12 +443,8 @@ def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int
                 if unknown
                 else "select count(*), 0 from stage.checked"
             ).fetchone()
-            match_rate = None
-            if unknown:
-                distinct = con.execute(
-                    f"select count(distinct {q(spec.registry_match.column)}), count(distinct {q(unknown)}) from stage.checked"
-                ).fetchone()
-                match_rate = 1 - distinct[1] / distinct[0] if distinct[0] else 1.0
+            # the share of rows whose school is in the registry, as the contract's `mostly` counts it
+            match_rate = (1 - rejected / total if total else 1.0) if unknown else None
             loaded = total - rejected
             message = None
             if rejected:

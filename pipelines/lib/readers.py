@@ -59,6 +59,15 @@ class RawTable:
     ignored_headers: tuple[str, ...]  # columns present in the file that the source does not use
     rows_read: int = 0  # data rows in the file (before anything was dropped)
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped by design (subtotals, ...)
+    # long layouts (unpivot, questionnaires): (canonical column, key value) -> the file's header of that cell
+    keyed_headers: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def key_column(spec: SourceSpec) -> str | None:
+    """The column that tells which of a wide row's cells a long row came from."""
+    if spec.survey:
+        return "question_code"
+    return spec.unpivot.key_column if spec.unpivot else None
 
 
 def detect_encoding(path: Path, encoding: str) -> str:
@@ -81,6 +90,8 @@ def detect_encoding(path: Path, encoding: str) -> str:
 def decode_text(path: Path, encoding: str) -> str:
     """Text of a (school-level, small) CSV export. A named encoding that does not fit is an error."""
     data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and not encoding.startswith("utf-16"):
+        raise ExportReadError(path, UTF16_RU, UTF16_EN)
     candidates = ["utf-8-sig", "cp1251"] if encoding == "auto" else [encoding]
     for candidate in candidates:
         try:
@@ -337,7 +348,17 @@ def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
     if spec.survey:
         frame = _melt_survey(spec, frame)
     headers = {name: header.texts[js[0]] for name, js in header.columns.items()}
-    return RawTable(path, frame, header.row, headers, header.ignored, rows_read, dropped)
+    keyed = {
+        (name, str(header.keys[j])): header.texts[j]
+        for name, js in header.columns.items()
+        for j in js
+        if j in header.keys
+    }
+    if spec.survey:
+        keyed = {
+            ("answer_text", q.code): headers[f"q__{q.code}"] for q in spec.survey.questions if f"q__{q.code}" in headers
+        }
+    return RawTable(path, frame, header.row, headers, header.ignored, rows_read, dropped, keyed)
 
 
 # ---------------------------------------------------------------------------------------------- streaming
@@ -352,18 +373,31 @@ class StreamedExport:
     encoding: str
     headers: dict[str, str]
     ignored_headers: tuple[str, ...]
-    invalid_rows: list[tuple[int, str]] = field(default_factory=list)
+    invalid_rows: list[tuple[int | None, int]] = field(default_factory=list)  # (line, fields found)
     _columns: list[tuple[str, int]] = field(default_factory=list)  # canonical name, column index in the file
-    _width: int = 0  # fields per line
+    width: int = 0  # fields per line
     _block_bytes: int = 1 << 24
     _separator: str = ";"
 
+    def _locate_invalid_lines(self, limit: int = 5) -> list[tuple[int | None, int]]:
+        """Line numbers of the lines with a wrong number of fields. pyarrow reports them only when it parses
+        single-threaded, so a damaged file (the rare case) is read once more, line by line, to find them."""
+        found = []
+        encoding = "utf-8-sig" if self.encoding == "utf8" else self.encoding
+        with self.path.open(encoding=encoding, errors="replace", newline="") as f:
+            for line_no, record in enumerate(csv.reader(f, delimiter=self._separator), start=1):
+                if line_no > 1 and record and len(record) != self.width:
+                    found.append((line_no, len(record)))
+                    if len(found) >= limit:
+                        break
+        return found + self.invalid_rows[len(found) :] if found else self.invalid_rows
+
     def batches(self) -> Iterator[pa.Table]:
-        names = [f"c{i}" for i in range(self._width)]
+        names = [f"c{i}" for i in range(self.width)]
         next_row = 2  # line 1 is the header
 
         def on_invalid(row) -> str:
-            self.invalid_rows.append((row.number if row.number is not None else -1, row.text[:200]))
+            self.invalid_rows.append((row.number, row.actual_columns))
             return "skip"
 
         try:
@@ -382,6 +416,8 @@ class StreamedExport:
                 next_row += batch.num_rows
                 arrays = [rows] + [pc.utf8_trim_whitespace(batch.column(i)) for _, i in self._columns]
                 yield pa.Table.from_arrays(arrays, names=[SOURCE_ROW] + [n for n, _ in self._columns])
+            if self.invalid_rows and self.invalid_rows[0][0] is None:
+                self.invalid_rows = self._locate_invalid_lines()
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise ExportReadError(
                 self.path,
@@ -391,10 +427,21 @@ class StreamedExport:
             ) from exc
 
 
+def _utf16(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
+
+
+UTF16_RU = "файл в кодировке UTF-16; сохраните его в UTF-8 или Windows-1251 (cp1251)"
+UTF16_EN = "the file is UTF-16; save it as UTF-8 or Windows-1251 (cp1251)"
+
+
 def stream_export(spec: SourceSpec, path: Path, school_year: str, block_bytes: int) -> StreamedExport:
     """Open a pupil-level CSV: decode the header line, map it, and return the reader of its blocks."""
     if path.stat().st_size == 0:
         raise ExportReadError(path, "файл пуст (0 байт)", "the file is empty (0 bytes)")
+    if _utf16(path):
+        raise ExportReadError(path, UTF16_RU, UTF16_EN)
     encoding = detect_encoding(path, spec.csv.get("encoding", "auto"))
     separator = spec.csv.get("separator", ";")
     with path.open("rb") as f:
@@ -426,7 +473,7 @@ def stream_export(spec: SourceSpec, path: Path, school_year: str, block_bytes: i
         {name: cells[js[0]].strip() for name, js in found.items()},
         ignored,
         _columns=[(name, js[0]) for name, js in found.items()],
-        _width=len(cells),
+        width=len(cells),
         _block_bytes=block_bytes,
         _separator=separator,
     )

@@ -158,6 +158,14 @@ def _typed(col: ColumnSpec) -> str:
     return number
 
 
+def _range(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"≤ {high:g}"
+    if high is None:
+        return f"≥ {low:g}"
+    return f"{low:g}…{high:g}"
+
+
 def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year: str, present: list[str]) -> list[Rule]:
     """Create `checked` from `cells` and return the rules the contract runs on it."""
     rules: list[Rule] = []
@@ -198,8 +206,8 @@ def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year:
                     "between",
                     col.name,
                     (col.name,),
-                    f"значение вне диапазона {col.min}…{col.max}",
-                    f"the value is outside {col.min}..{col.max}",
+                    f"значение вне диапазона {_range(col.min, col.max)}",
+                    f"the value is outside {_range(col.min, col.max)}",
                     min=col.min,
                     max=col.max,
                 )
