@@ -66,7 +66,8 @@ def _loaded_region(tmp: Path) -> Iterator[tuple[Region, dg.Definitions, dg.Dagst
             os.environ["EDUWH_DATA_DIR"] = previous
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loaded_region(tmp_path_factory: pytest.TempPathFactory):
-    """The small region generated and materialised end to end (ingest -> dbt -> publish)."""
+    """The small region generated and materialised end to end (ingest -> dbt -> publish), once per session:
+    tests that change a file put it back (test_quarantine), so every module sees the same warehouse."""
     yield from _loaded_region(tmp_path_factory.mktemp("region"))
