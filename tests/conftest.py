@@ -19,13 +19,17 @@ SMALL_REGION = RegionParams(seed=7, municipalities=3, schools=36, years=3, first
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """dagster-dbt reads dbt's manifest when the definitions are imported: make sure it exists.
+    """dagster-dbt reads dbt's manifest when the definitions are imported: make sure it exists and is current.
     Pupil codes are pseudonymised with a key outside the repository: tests use one of their own."""
     if not os.environ.get("EDUWH_PSEUDONYM_KEY"):
         key_dir = Path(tempfile.mkdtemp(prefix="eduwh-test-key-"))
         (key_dir / "pseudonym.key").write_text("test-key-not-secret-0123456789abcdef\n")
         os.environ["EDUWH_PSEUDONYM_KEY_FILE"] = str(key_dir / "pseudonym.key")
-    if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    sources = [
+        p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts
+    ]
+    if not manifest.exists() or max(p.stat().st_mtime for p in sources) > manifest.stat().st_mtime:
         dbt = Path(sys.executable).parent / "dbt"
         subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", "."], cwd=DBT_PROJECT_DIR, check=True)
 

@@ -1,11 +1,14 @@
 {#-
-    Results of a group of schools (a municipality, the region) for one procedure: participants, and shares among
-    all the group's participants, i.e. school shares weighted by participants (not a mean of school shares).
-    Expects the columns participants, mark_2_pct, pass_rate_pct, quality_rate_pct.
+    Results of a group of schools (a municipality, the region) for one procedure: participants, and shares (means)
+    among all the group's participants, i.e. school values weighted by participants (not a mean of school values).
+    Expects the column participants and each column in `columns` (default: mark_2_pct, pass_rate_pct,
+    quality_rate_pct). A school whose value is null (not reported by its source) counts in neither the numerator
+    nor the denominator of that value, but always in {prefix}_participants.
 -#}
-{% macro participant_weighted_results(prefix) %}
-        cast(sum(participants) as {{ dbt.type_bigint() }}) as {{ prefix }}_participants,
-        sum(participants * mark_2_pct) / nullif(sum(participants), 0) as {{ prefix }}_mark_2_pct,
-        sum(participants * pass_rate_pct) / nullif(sum(participants), 0) as {{ prefix }}_pass_rate_pct,
-        sum(participants * quality_rate_pct) / nullif(sum(participants), 0) as {{ prefix }}_quality_rate_pct
+{% macro participant_weighted_results(prefix, columns=['mark_2_pct', 'pass_rate_pct', 'quality_rate_pct']) %}
+        cast(sum(participants) as {{ dbt.type_bigint() }}) as {{ prefix }}_participants
+        {%- for column in columns %},
+        sum(participants * {{ column }})
+            / nullif(sum(case when {{ column }} is not null then participants end), 0) as {{ prefix }}_{{ column }}
+        {%- endfor %}
 {%- endmacro %}

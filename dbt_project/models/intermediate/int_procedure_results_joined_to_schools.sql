@@ -1,39 +1,38 @@
--- School × school year × procedure results from every school-level source, with the school's identity
--- (name and municipality) from the registry of the same school year.
--- A procedure is assessment × grade × subject, e.g. vpr-4-ru.
+-- School × school year × procedure results from every source, with the school's identity (name and municipality)
+-- from the registry of the same school year. A procedure is assessment × grade × subject, e.g. vpr-4-ru.
+-- Pupil-level results are preferred: the school-level report is used only for a school × year × procedure that
+-- has no pupil-level rows; source_level says which one a row comes from.
 
-with vpr as (
-    select * from {{ ref('stg_fisoko__vpr_mark_statistics') }}
+with pupil_level as (
+    select * from {{ ref('int_school_procedure_results_pupil_level') }}
+),
+
+school_level as (
+    select * from {{ ref('int_school_procedure_results_school_level') }}
 ),
 
 schools as (
     select * from {{ ref('stg_registry__schools') }}
 ),
 
-subjects as (
-    select * from {{ ref('subjects') }}
-),
-
 assessments as (
     select * from {{ ref('assessments') }}
 ),
 
-vpr_results as (
-    select
-        vpr.school_year,
-        vpr.school_login,
-        'vpr' as assessment_code,
-        vpr.grade,
-        subjects.subject_code,
-        subjects.subject_name,
-        vpr.participants,
-        vpr.mark_2_pct,
-        vpr.mark_3_pct,
-        vpr.mark_4_pct,
-        vpr.mark_5_pct
-    from vpr
-    inner join subjects
-        on vpr.subject_name_in_source = subjects.subject_name_in_source
+preferred as (
+    select 'pupil' as source_level, pupil_level.* from pupil_level
+    union all
+    select 'school' as source_level, school_level.*
+    from school_level
+    where not exists (
+        select 1
+        from pupil_level as p
+        where p.school_year = school_level.school_year
+            and p.school_login = school_level.school_login
+            and p.assessment_code = school_level.assessment_code
+            and p.grade = school_level.grade
+            and p.subject_code = school_level.subject_code
+    )
 ),
 
 final as (
@@ -48,12 +47,25 @@ final as (
         r.subject_code,
         r.subject_name,
         {{ dbt.concat(["r.assessment_code", "'-'", "cast(r.grade as " ~ dbt.type_string() ~ ")", "'-'", "r.subject_code"]) }} as procedure_id,
-        r.participants,
+        r.source_level,
+        cast(r.participants as {{ dbt.type_bigint() }}) as participants,
+        cast(r.absent as {{ dbt.type_bigint() }}) as absent,
         r.mark_2_pct,
         r.mark_3_pct,
         r.mark_4_pct,
-        r.mark_5_pct
-    from vpr_results as r
+        r.mark_5_pct,
+        r.pass_rate_pct,
+        r.quality_rate_pct,
+        r.mean_primary_score,
+        r.mean_test_score,
+        r.mean_mark,
+        r.min_test_score,
+        r.below_minimum_pct,
+        cast(r.high_80_99_count as {{ dbt.type_bigint() }}) as high_80_99_count,
+        r.high_80_99_pct,
+        cast(r.score_100_count as {{ dbt.type_bigint() }}) as score_100_count,
+        r.score_100_pct
+    from preferred as r
     inner join schools as s
         on r.school_login = s.school_login and r.school_year = s.school_year
     inner join assessments as a

@@ -1,6 +1,12 @@
--- Results of each school per school year and procedure, with the municipal and regional figures of the
--- same procedure beside them. Municipal and regional shares are weighted by participants, i.e. they are
--- the shares among all participants of the municipality (region), not a mean of school shares.
+-- Results of each school per school year and procedure (ВПР, ОГЭ, ЕГЭ), with the municipal and regional figures
+-- of the same procedure beside them. Municipal and regional shares and means are weighted by participants, i.e.
+-- they are the values among all participants of the municipality (region), not a mean of school values.
+-- Pupil-level sources are preferred to school-level reports (source_level).
+
+{%- set weighted_columns = [
+    'mark_2_pct', 'pass_rate_pct', 'quality_rate_pct', 'mean_primary_score', 'mean_test_score', 'mean_mark',
+    'below_minimum_pct', 'high_80_99_pct', 'score_100_pct'
+] %}
 
 with results as (
     select * from {{ ref('int_procedure_results_joined_to_schools') }}
@@ -8,9 +14,31 @@ with results as (
 
 school_results as (
     select
-        *,
-        mark_3_pct + mark_4_pct + mark_5_pct as pass_rate_pct,
-        mark_4_pct + mark_5_pct as quality_rate_pct
+        school_year,
+        school_login,
+        school_name,
+        municipality_name,
+        procedure_id,
+        assessment_name,
+        grade,
+        subject_name,
+        coalesce(source_level, 'school') as source_level,
+        participants,
+        mark_2_pct,
+        mark_3_pct,
+        mark_4_pct,
+        mark_5_pct,
+        coalesce(pass_rate_pct, mark_3_pct + mark_4_pct + mark_5_pct) as pass_rate_pct,
+        coalesce(quality_rate_pct, mark_4_pct + mark_5_pct) as quality_rate_pct,
+        mean_primary_score,
+        mean_test_score,
+        mean_mark,
+        min_test_score,
+        below_minimum_pct,
+        high_80_99_count,
+        high_80_99_pct,
+        score_100_count,
+        score_100_pct
     from results
 ),
 
@@ -19,7 +47,7 @@ municipal as (
         school_year,
         procedure_id,
         municipality_name,
-        {{ participant_weighted_results('municipal') }}
+        {{ participant_weighted_results('municipal', weighted_columns) }}
     from school_results
     group by school_year, procedure_id, municipality_name
 ),
@@ -28,7 +56,7 @@ regional as (
     select
         school_year,
         procedure_id,
-        {{ participant_weighted_results('regional') }}
+        {{ participant_weighted_results('regional', weighted_columns) }}
     from school_results
     group by school_year, procedure_id
 ),
@@ -43,26 +71,36 @@ final as (
         s.assessment_name,
         s.grade,
         s.subject_name,
+        s.source_level,
         s.participants,
         case
             when s.participants >= {{ var('reliability_informative_min_n') }} then 'informative'
             when s.participants >= {{ var('reliability_indicative_min_n') }} then 'indicative'
             else 'unreliable'
         end as reliability_band,
-        s.mark_2_pct,
-        s.mark_3_pct,
-        s.mark_4_pct,
-        s.mark_5_pct,
+        round(s.mark_2_pct, 2) as mark_2_pct,
+        round(s.mark_3_pct, 2) as mark_3_pct,
+        round(s.mark_4_pct, 2) as mark_4_pct,
+        round(s.mark_5_pct, 2) as mark_5_pct,
         round(s.pass_rate_pct, 2) as pass_rate_pct,
         round(s.quality_rate_pct, 2) as quality_rate_pct,
+        round(s.mean_primary_score, 2) as mean_primary_score,
+        round(s.mean_test_score, 2) as mean_test_score,
+        round(s.mean_mark, 2) as mean_mark,
+        s.min_test_score,
+        round(s.below_minimum_pct, 2) as below_minimum_pct,
+        s.high_80_99_count,
+        round(s.high_80_99_pct, 2) as high_80_99_pct,
+        s.score_100_count,
+        round(s.score_100_pct, 2) as score_100_pct,
         m.municipal_participants,
-        round(m.municipal_mark_2_pct, 2) as municipal_mark_2_pct,
-        round(m.municipal_pass_rate_pct, 2) as municipal_pass_rate_pct,
-        round(m.municipal_quality_rate_pct, 2) as municipal_quality_rate_pct,
+        {%- for column in weighted_columns %}
+        round(m.municipal_{{ column }}, 2) as municipal_{{ column }},
+        {%- endfor %}
         r.regional_participants,
-        round(r.regional_mark_2_pct, 2) as regional_mark_2_pct,
-        round(r.regional_pass_rate_pct, 2) as regional_pass_rate_pct,
-        round(r.regional_quality_rate_pct, 2) as regional_quality_rate_pct
+        {%- for column in weighted_columns %}
+        round(r.regional_{{ column }}, 2) as regional_{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
     from school_results as s
     inner join municipal as m
         on s.school_year = m.school_year
