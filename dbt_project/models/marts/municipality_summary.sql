@@ -1,0 +1,93 @@
+-- Municipality × school year summary for the yearly справка: schools, ШНОР by each rule set and by the official
+-- list, exits from the official ШНОР list and their share (of the previous year's ШНОР), НСУ, risk zone, and the
+-- ВПР share of «2» among all the municipality's participants (participant-weighted).
+{%- set rule_sets = var('rule_sets') %}
+
+with context as (
+    select * from {{ ref('school_context') }}
+),
+
+flags as (
+    select * from {{ ref('school_flags') }}
+),
+
+transitions as (
+    select * from {{ ref('list_transitions') }}
+),
+
+results as (
+    select * from {{ ref('school_year_results') }}
+),
+
+schools as (
+    select
+        municipality_name,
+        school_year,
+        count(distinct school_key) as schools,
+        sum(case when is_nsu then 1 else 0 end) as nsu_schools,
+        sum(case when is_risk_zone then 1 else 0 end) as risk_zone_schools
+    from context
+    group by municipality_name, school_year
+),
+
+computed as (
+    select
+        municipality_name,
+        school_year
+        {%- for rule_set_name in rule_sets %},
+        sum(case when rule_set = '{{ rule_set_name }}' and is_flagged then 1 else 0 end) as shnor_{{ rule_set_name }}
+        {%- endfor %}
+    from flags
+    group by municipality_name, school_year
+),
+
+official as (
+    select
+        municipality_name,
+        school_year,
+        sum(case when is_in_list then 1 else 0 end) as shnor_official,
+        sum(case when is_exited then 1 else 0 end) as shnor_official_exited,
+        sum(case when is_stayed or is_exited then 1 else 0 end) as shnor_official_previous_year
+    from transitions
+    where list_type = 'official' and list_name = 'ШНОР'
+    group by municipality_name, school_year
+),
+
+vpr as (
+    select
+        municipality_name,
+        school_year,
+        sum(participants) as vpr_participants,
+        sum(participants * mark_2_pct) / nullif(sum(participants), 0) as vpr_mark_2_pct
+    from results
+    where procedure_id like 'vpr-%' and mark_2_pct is not null
+    group by municipality_name, school_year
+),
+
+final as (
+    select
+        s.municipality_name,
+        s.school_year,
+        cast(s.schools as {{ dbt.type_int() }}) as schools,
+        {%- for rule_set_name in rule_sets %}
+        cast(coalesce(c.shnor_{{ rule_set_name }}, 0) as {{ dbt.type_int() }}) as shnor_{{ rule_set_name }},
+        {%- endfor %}
+        cast(coalesce(o.shnor_official, 0) as {{ dbt.type_int() }}) as shnor_official,
+        cast(coalesce(o.shnor_official_exited, 0) as {{ dbt.type_int() }}) as shnor_official_exited,
+        cast(coalesce(o.shnor_official_previous_year, 0) as {{ dbt.type_int() }}) as shnor_official_previous_year,
+        round(100.0 * o.shnor_official_exited / nullif(o.shnor_official_previous_year, 0), 1)
+            as shnor_official_exited_pct,
+        cast(s.nsu_schools as {{ dbt.type_int() }}) as nsu_schools,
+        cast(s.risk_zone_schools as {{ dbt.type_int() }}) as risk_zone_schools,
+        cast(v.vpr_participants as {{ dbt.type_bigint() }}) as vpr_participants,
+        round(v.vpr_mark_2_pct, 2) as vpr_mark_2_pct
+    from schools as s
+    left join computed as c
+        on s.municipality_name = c.municipality_name and s.school_year = c.school_year
+    left join official as o
+        on s.municipality_name = o.municipality_name and s.school_year = o.school_year
+    left join vpr as v
+        on s.municipality_name = v.municipality_name and s.school_year = v.school_year
+)
+
+select * from final
