@@ -14,6 +14,7 @@ import pytest
 from pipelines.lib.publish import SUPPRESSED_COLUMN
 from pipelines.lib.sources import load_sources
 from pipelines.sample_region.model import PERSISTENTLY_LOW, STABLE
+from pipelines.settings import DBT_PROJECT_DIR
 
 from .conftest import SMALL_REGION
 
@@ -229,3 +230,19 @@ def test_the_seed_000_survey_figures_come_back_from_the_raw_answers(loaded_regio
     assert means == [3.71, 3.67, 3.33, 3.67]
     assert split == {"Да": 1, "Скорее да, чем нет": 5, "Скорее нет, чем да": 1}
     assert sorted(motives.values()) == [1, 2, 3, 6]
+
+
+def test_every_mart_is_published_with_russian_labels(loaded_region):
+    """Each model in dbt_project/models/marts/ is in data/marts/ as Parquet, every column labelled in Russian."""
+    region, _, _ = loaded_region
+    marts = {p.stem for p in (DBT_PROJECT_DIR / "models" / "marts").glob("*.sql")}
+    published = {p.stem: p for p in region.settings.marts_dir.glob("*.parquet")}
+    assert set(published) == marts
+    for name, path in published.items():
+        schema = pq.read_schema(path)
+        unlabelled = [
+            f.name
+            for f in schema
+            if not (f.metadata or {}).get(b"label_ru") or f.name == (f.metadata or {}).get(b"label_ru", b"").decode()
+        ]
+        assert not [c for c in unlabelled if c != SUPPRESSED_COLUMN], (name, unlabelled)
