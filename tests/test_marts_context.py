@@ -90,3 +90,11 @@ def test_bias_marked_schools_are_excluded_from_regional_percentile(marts, truth)
     assert (ranked["reason_codes"] == "EXCLUDED_BIAS_MARKERS").all()
     others = regional.join(marked, on=["school_year", "school_key"], how="anti")
     assert not others["is_excluded"].any()
+
+
+def test_isbsh_computed_from_the_social_passport_agrees_with_the_published_index(marts):
+    """Both come from the generator's social level: the passport-based index (versioned weights, seed
+    isbsh_weights) must rank schools like the published one."""
+    ctx = marts["school_context"].filter(pl.col("isbsh_computed_from_passport").is_not_null())
+    assert ctx.height > 0 and set(ctx["isbsh_source"].unique()) == {"published"}
+    assert ctx.select(pl.corr("isbsh_score", "isbsh_computed_from_passport", method="spearman")).item() > 0.85

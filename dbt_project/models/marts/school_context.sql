@@ -12,6 +12,11 @@ isbsh as (
     select * from {{ ref('stg_context__isbsh_scores') }}
 ),
 
+isbsh_computed as (
+    -- from the social passport (versioned weights), where no published index exists
+    select * from {{ ref('int_isbsh_from_social_passports') }}
+),
+
 contexts as (
     select * from {{ ref('stg_context__school_contexts') }}
 ),
@@ -102,11 +107,16 @@ final as (
         c.settlement_size,
         c.is_correctional,
         c.pupils,
-        i.isbsh_score,
+        coalesce(i.isbsh_score, ic.isbsh_computed) as isbsh_score,
         case
-            when i.isbsh_score is null then null
-            when i.isbsh_score < v.low_below then 'low'
-            when i.isbsh_score >= v.high_from then 'high'
+            when i.isbsh_score is not null then 'published'
+            when ic.isbsh_computed is not null then 'computed_from_passport'
+        end as isbsh_source,
+        ic.isbsh_computed as isbsh_computed_from_passport,
+        case
+            when coalesce(i.isbsh_score, ic.isbsh_computed) is null then null
+            when coalesce(i.isbsh_score, ic.isbsh_computed) < v.low_below then 'low'
+            when coalesce(i.isbsh_score, ic.isbsh_computed) >= v.high_from then 'high'
             else 'medium'
         end as isbsh_category,
         v.valid_from_school_year as isbsh_cutoffs_valid_from,
@@ -116,11 +126,13 @@ final as (
         round(m.vpr_mark_2_pct - m_start.vpr_mark_2_pct, 2) as vpr_mark_2_change_pp,
         coalesce(t.steps_in_window = {{ window }} and t.rising_steps = {{ window }}, false) as has_falling_results,
         coalesce(
-            i.isbsh_score < v.low_below and t.steps_in_window = {{ window }} and t.rising_steps = {{ window }}, false
+            coalesce(i.isbsh_score, ic.isbsh_computed) < v.low_below and t.steps_in_window = {{ window }} and t.rising_steps = {{ window }}, false
         ) as is_risk_zone
     from schools as s
     left join isbsh as i
         on s.school_login = i.school_login and s.school_year = i.school_year
+    left join isbsh_computed as ic
+        on s.school_login = ic.school_login and s.school_year = ic.school_year
     left join contexts as c
         on s.school_login = c.school_login and s.school_year = c.school_year
     left join category_versions as v
