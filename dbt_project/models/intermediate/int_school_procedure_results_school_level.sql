@@ -23,15 +23,7 @@ subjects as (
 ),
 
 ege_minimum_scores as (
-    select
-        exam_year,
-        lower(subject) as subject_name_in_source,
-        coalesce(
-            max(case when purpose = 'attestat' then min_test_score end),
-            max(case when purpose = 'university' then min_test_score end)
-        ) as min_test_score
-    from {{ ref('ege_minimum_scores') }}
-    group by exam_year, lower(subject)
+    select * from {{ ref('int_ege_minimum_scores') }}
 ),
 
 vpr_mean_scores as (
