@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,6 @@ def validate_staged(
 ) -> ContractResult:
     """Run the rules on `checked` in the staging file. With a GE project root, the suite, the result and the
     Data Docs are kept there (<root>/gx/uncommitted/data_docs/local_site/index.html)."""
-    import time
-
     started = time.perf_counter()
     context = (
         gx.get_context(mode="file", project_root_dir=str(gx_project_root))
