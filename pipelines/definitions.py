@@ -2,8 +2,10 @@
 
     data/raw/<source>/<school year>/  --ingest (contract = blocking check)-->  raw.<source>   [partitioned by school year]
         --dbt build (staging -> intermediate -> marts, dbt tests as checks)-->  marts.<mart>
-        --publish-->  data/marts/<mart>.parquet
+        --publish-->  data/marts/<mart>.parquet  -->  data/marts/analyst.duckdb, PostgreSQL (as configured)
 
+raw_files_sensor starts ingest runs for new or changed files; after each ingest run the marts are rebuilt and
+published (pipelines/defs/operations.py); daily_marts_refresh rebuilds them every morning regardless.
 Runs execute in process and the instance runs one at a time (dagster_home/dagster.yaml), because DuckDB
 allows one writer per file.
 """
@@ -16,31 +18,51 @@ from dagster_dbt import DbtCliResource
 from pipelines.defs.dbt.assets import dbt_executable, dbt_project, warehouse_dbt_models
 from pipelines.defs.ingest.assets import build_ingest_assets
 from pipelines.defs.ingest.partitions import school_year_partitions
+from pipelines.defs.operations import (
+    INGEST_JOB,
+    MARTS_JOB,
+    build_daily_schedule,
+    build_raw_files_sensor,
+    build_run_status_sensors,
+)
 from pipelines.defs.publish.assets import build_publish_assets
 from pipelines.defs.resources import WarehouseResource
 from pipelines.settings import Settings
 
-INGEST_JOB = "ingest_school_year"
-MARTS_JOB = "build_and_publish_marts"
+__all__ = ["INGEST_JOB", "MARTS_JOB", "build_definitions", "defs"]
 
 
 def build_definitions() -> dg.Definitions:
     ingest_assets = build_ingest_assets()
-    publish_assets = build_publish_assets()
+    parquet_assets, database_assets = build_publish_assets()
+    marts_assets = [warehouse_dbt_models, *parquet_assets, *database_assets]
     ingest_job = dg.define_asset_job(
         INGEST_JOB,
         selection=dg.AssetSelection.assets(*ingest_assets),
         partitions_def=school_year_partitions,
-        description="Load one school year's files of every source, each behind its contract.",
+        description="Load one school year's files (all sources, or those the sensor found new or changed), "
+        "each behind its contract.",
     )
     marts_job = dg.define_asset_job(
         MARTS_JOB,
-        selection=dg.AssetSelection.assets(warehouse_dbt_models, *publish_assets),
-        description="dbt build of every model and test, then publishing of the marts.",
+        selection=dg.AssetSelection.assets(*marts_assets),
+        description="dbt build of every model and test, then publishing of the marts to every enabled target.",
     )
+    all_assets = [*ingest_assets, *marts_assets]
     return dg.Definitions(
-        assets=[*ingest_assets, warehouse_dbt_models, *publish_assets],
+        assets=all_assets,
         jobs=[ingest_job, marts_job],
+        sensors=[
+            build_raw_files_sensor(ingest_job),
+            *build_run_status_sensors(
+                ingest_job,
+                marts_job,
+                marts_selection=dg.AssetSelection.assets(warehouse_dbt_models, *parquet_assets),
+                always_selection=dg.AssetSelection.assets(*database_assets),
+                all_assets=all_assets,
+            ),
+        ],
+        schedules=[build_daily_schedule(marts_job)],
         resources={
             "warehouse_files": WarehouseResource(data_dir=str(Settings.from_env().data_dir)),
             "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.lib.ingest import ingest_settings
 from pipelines.lib.pseudonymise import KEY_ENV, KEY_FILE_ENV, create_key_file
@@ -52,7 +53,7 @@ def main() -> None:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
     with dg.DagsterInstance.get() as instance:
         try:
-            summary = materialize_all(defs, instance, settings)
+            summary = materialize_all(defs, instance, settings, report=print)
         except PipelineRunFailed as exc:
             print(exc, file=sys.stderr)
             sys.exit(1)
@@ -60,6 +61,7 @@ def main() -> None:
         f"\nDone in {time.perf_counter() - started:.0f} s: school years {', '.join(summary.school_years)}.\n"
         f"  warehouse (DuckDB): {settings.warehouse_path}\n"
         f"  published marts:    {settings.marts_dir}/*.parquet\n"
+        f"  analysts' database: {settings.marts_dir}/analyst.duckdb (open read-only with DuckDB {duckdb.__version__})\n"
         f"  quarantine:         {settings.quarantine_dir}\n"
         f'Try:\n  .venv/bin/python -m pipelines.query "{TRY_SQL.format(marts=_shown(settings.marts_dir))}"\n'
         f"UI: make ui  (then http://127.0.0.1:3000)"

@@ -1,18 +1,21 @@
-"""Materialise the whole pipeline: every school year found under data/raw/, then the marts.
+"""Materialise the whole pipeline in this process: every school year found under data/raw/, then the marts.
 
-Used by `make demo` and the end-to-end tests; the same jobs run from the Dagster UI.
+Used by `make demo` and the tests; the same jobs run from the Dagster UI and from the sensor. The years and
+sources come from the same scan the sensor makes (here with nothing seen before, so every file counts).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import dagster as dg
 
-from pipelines.definitions import INGEST_JOB, MARTS_JOB
 from pipelines.defs.ingest.assets import asset_key_for
-from pipelines.defs.ingest.partitions import discover_school_years, school_year_partitions
-from pipelines.lib.ingest import export_files
+from pipelines.defs.ingest.partitions import school_year_partitions
+from pipelines.defs.operations import INGEST_JOB, MARTS_JOB
+from pipelines.defs.run_summary import RunSummary, summarise_run
+from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.sources import load_sources
 from pipelines.settings import Settings
 
@@ -25,9 +28,10 @@ class PipelineRunFailed(RuntimeError):
 
 
 @dataclass
-class RunSummary:
+class PipelineRuns:
     school_years: list[str]
-    run_ids: list[str]
+    run_ids: list[str] = field(default_factory=list)
+    summaries: list[RunSummary] = field(default_factory=list)
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -41,35 +45,45 @@ def _failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(messages) or "run failed"
 
 
-def materialize_all(defs: dg.Definitions, instance: dg.DagsterInstance, settings: Settings) -> RunSummary:
+def materialize_all(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    report: Callable[[str], None] | None = None,
+) -> PipelineRuns:
+    """Ingest every school year's files, then build and publish the marts. `report` receives each run's
+    summary (files loaded, rows, rejected, quarantined, marts published)."""
     specs = load_sources()
-    folders = sorted({spec.folder for spec in specs.values()})
-    years = discover_school_years(settings.raw_dir, folders)
-    if not years:
-        raise PipelineRunFailed(f"no school-year folders under {settings.raw_dir}/<source>/")
+    scan = scan_raw_files(settings, specs)
+    if not scan.changed:
+        raise PipelineRunFailed(f"no school-year folders with files under {settings.raw_dir}/<source>/")
+    years = list(scan.changed)
     known = set(instance.get_dynamic_partitions(school_year_partitions.name))
     instance.add_dynamic_partitions(school_year_partitions.name, [y for y in years if y not in known])
 
-    run_ids = []
-    for school_year in years:
-        # the sources that have a file for this school year (not every family arrives every year)
-        present = [asset_key_for(s) for s in specs.values() if export_files(s, settings, school_year)]
-        if not present:
-            continue
+    runs = PipelineRuns(years)
+
+    def finished(result: dg.ExecuteInProcessResult) -> None:
+        runs.run_ids.append(result.run_id)
+        runs.summaries.append(summarise_run(instance, result.run_id))
+        if report:
+            report(runs.summaries[-1].message())
+
+    for school_year, sources in scan.changed.items():
         result = defs.resolve_job_def(INGEST_JOB).execute_in_process(
             partition_key=school_year,
             instance=instance,
             raise_on_error=False,
             run_config=RUN_CONFIG,
-            asset_selection=present,
+            asset_selection=[asset_key_for(specs[name]) for name in sources],
         )
-        run_ids.append(result.run_id)
+        finished(result)
         if not result.success:
             raise PipelineRunFailed(f"ingest of {school_year} failed:\n{_failure_message(result)}")
     result = defs.resolve_job_def(MARTS_JOB).execute_in_process(
         instance=instance, raise_on_error=False, run_config=RUN_CONFIG
     )
-    run_ids.append(result.run_id)
+    finished(result)
     if not result.success:
         raise PipelineRunFailed(f"building the marts failed:\n{_failure_message(result)}")
-    return RunSummary(years, run_ids)
+    return runs

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -42,3 +45,9 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
+
+
+@cache
+def operations_config() -> dict:
+    """pipelines/config/operations.yaml: sensor, schedule and retry settings."""
+    return yaml.safe_load((CONFIG_DIR / "operations.yaml").read_text(encoding="utf-8"))

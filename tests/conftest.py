@@ -75,3 +75,6 @@ def loaded_region(tmp_path_factory: pytest.TempPathFactory):
     """The small region generated and materialised end to end (ingest -> dbt -> publish), once per session:
     tests that change a file put it back (test_quarantine), so every module sees the same warehouse."""
     yield from _loaded_region(tmp_path_factory.mktemp("region"))
+
+
+from tests.postgres_server import postgres_conninfo  # noqa: F401

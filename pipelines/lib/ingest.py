@@ -108,6 +108,14 @@ def find_export(spec: SourceSpec, settings: Settings, school_year: str) -> Path:
     return files[0]
 
 
+def ensure_source_tables(settings: Settings, specs: dict[str, SourceSpec]) -> None:
+    """Every source's raw table, empty until its first file: dbt builds before a family's first file arrives
+    (a region without surveys, a benchmark with pupil files only)."""
+    with warehouse.connect(settings.warehouse_path) as con:
+        for spec in specs.values():
+            warehouse.ensure_raw_table(con, spec.table, spec.output_columns + [(k, "varchar") for k in spec.constants])
+
+
 def registry_logins(settings: Settings, school_year: str) -> set[str]:
     with warehouse.connect(settings.warehouse_path) as con:
         if not warehouse.table_exists(con, "raw.school_registry"):
@@ -237,15 +245,16 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
     export = stream_export(spec, path, load.school_year, block_bytes)
     load.headers, load.ignored = export.headers, export.ignored_headers
     names = list(export.headers)
-    size_mb = path.stat().st_size / 1e6
+    size = path.stat().st_size
     last = [0.0]
 
     def report(rows: int, seconds: float) -> None:
         if progress and seconds - last[0] >= 5:
             last[0] = seconds
+            share = min(export.bytes_read / size, 1.0) if size else 1.0
             progress(
-                f"{spec.name} {load.school_year}: {rows:,} строк/rows за/in {seconds:.0f} с/s "
-                f"({rows / seconds:,.0f} строк/с rows/s; файл/file {size_mb:,.0f} MB)"
+                f"{spec.name} {load.school_year}: {share:.0%} файла/of the file ({size / 1e6:,.0f} MB), "
+                f"{rows:,} строк/rows за/in {seconds:.0f} с/s, {rows / seconds:,.0f} строк/с rows/s"
             )
 
     staged = stage_cells(con, spec, names, export.batches(), key, report)

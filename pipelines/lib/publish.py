@@ -1,8 +1,11 @@
-"""Publish a mart from the warehouse to data/marts/<mart>.parquet.
+"""Publish the marts: data/marts/<mart>.parquet, then the analyst's DuckDB file (and PostgreSQL, see
+publish_postgres.py) built from those files.
 
-The file is written beside its final name and renamed over it, so a reader sees the previous file or the
+Every copy is written beside its final name and renamed over it, so a reader sees the previous version or the
 new one, never a half-written one. Column labels in Russian travel in the Parquet field metadata
-(`label_ru`), the mart's description in the file metadata. Small cells are blanked (see publishing.yaml).
+(`label_ru`), the mart's description in the file metadata, and become table and column comments in the
+databases. Small cells are blanked once, in the Parquet file, so every target gets the same suppressed rows
+(see publishing.yaml).
 """
 
 from __future__ import annotations
@@ -10,14 +13,37 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
+
+from pipelines.settings import CONFIG_DIR
 
 SUPPRESSED_COLUMN = "is_suppressed"
 SUPPRESSED_LABEL = "Значения скрыты: мало участников"
+TARGETS_ENV = "EDUWH_PUBLISH_TARGETS"
+TARGETS = ("parquet", "analyst_duckdb", "postgres")
+
+
+def publishing_config() -> dict:
+    """pipelines/config/publishing.yaml, with EDUWH_PUBLISH_TARGETS (comma-separated) overriding `enabled`."""
+    config = yaml.safe_load((CONFIG_DIR / "publishing.yaml").read_text(encoding="utf-8"))
+    chosen = os.environ.get(TARGETS_ENV)
+    if chosen is not None:
+        names = {n.strip() for n in chosen.split(",") if n.strip()}
+        unknown = names - set(TARGETS)
+        if unknown:
+            raise ValueError(
+                f"{TARGETS_ENV}: неизвестные цели публикации / unknown publishing targets {sorted(unknown)}; "
+                f"known: {', '.join(TARGETS)}"
+            )
+        for name in TARGETS:
+            config["targets"][name]["enabled"] = name in names or name == "parquet"
+    return config
 
 
 @dataclass(frozen=True)
@@ -85,3 +111,44 @@ def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: P
     os.replace(partial, target)
     suppressed = int(sum(table.column(SUPPRESSED_COLUMN).to_pylist())) if SUPPRESSED_COLUMN in table.column_names else 0
     return {"path": str(target), "rows": table.num_rows, "rows_suppressed": suppressed}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def build_analyst_database(parquet_paths: list[Path], target: Path) -> dict:
+    """One DuckDB file with every published mart as a table, commented in Russian, built aside and renamed
+    over the previous file. An analyst's session open on the previous file keeps reading it undisturbed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    for leftover in (partial, partial.with_name(partial.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    published_at = datetime.now(UTC).replace(tzinfo=None)
+    tables = []
+    with duckdb.connect(str(partial)) as con:
+        con.execute(
+            "create table _publication (mart varchar primary key, label_ru varchar, description varchar, "
+            "rows bigint, min_cell_size integer, published_at timestamp)"
+        )
+        con.execute("comment on table _publication is 'Что опубликовано и когда / what was published and when'")
+        for path in sorted(parquet_paths):
+            meta = {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}
+            name = meta.get("mart", path.stem)
+            labels = json.loads(meta.get("column_labels_ru", "{}"))
+            con.execute(f'create table "{name}" as select * from read_parquet(?)', [str(path)])
+            con.execute(f'comment on table "{name}" is {_sql_text(meta.get("label_ru", name))}')
+            for field in pq.read_schema(path):
+                label = labels.get(field.name)
+                if label:
+                    con.execute(f'comment on column "{name}"."{field.name}" is {_sql_text(label)}')
+            rows = con.execute(f'select count(*) from "{name}"').fetchone()[0]
+            con.execute(
+                "insert into _publication values (?, ?, ?, ?, ?, ?)",
+                [name, meta.get("label_ru", name), meta.get("description", ""), rows,
+                 int(meta.get("min_cell_size", 0)), published_at],
+            )
+            tables.append(name)
+        con.execute("checkpoint")
+    os.replace(partial, target)
+    return {"path": str(target), "tables": len(tables), "published_at": published_at.isoformat()}

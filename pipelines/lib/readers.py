@@ -378,6 +378,7 @@ class StreamedExport:
     width: int = 0  # fields per line
     _block_bytes: int = 1 << 24
     _separator: str = ";"
+    bytes_read: int = 0  # how far into the file the reader is (for progress: share of the file done)
 
     def _locate_invalid_lines(self, limit: int = 5) -> list[tuple[int | None, int]]:
         """Line numbers of the lines with a wrong number of fields. pyarrow reports them only when it parses
@@ -400,9 +401,10 @@ class StreamedExport:
             self.invalid_rows.append((row.number, row.actual_columns))
             return "skip"
 
+        source = pa.OSFile(str(self.path), "r")
         try:
             reader = pacsv.open_csv(
-                self.path,
+                source,
                 read_options=pacsv.ReadOptions(
                     column_names=names, skip_rows=1, encoding=self.encoding, block_size=self._block_bytes
                 ),
@@ -414,6 +416,7 @@ class StreamedExport:
             for batch in reader:
                 rows = pa.array(range(next_row, next_row + batch.num_rows), type=pa.int64())
                 next_row += batch.num_rows
+                self.bytes_read = source.tell()
                 arrays = [rows] + [pc.utf8_trim_whitespace(batch.column(i)) for _, i in self._columns]
                 yield pa.Table.from_arrays(arrays, names=[SOURCE_ROW] + [n for n, _ in self._columns])
             if self.invalid_rows and self.invalid_rows[0][0] is None:
@@ -425,6 +428,8 @@ class StreamedExport:
                 f"the file cannot be read past line {next_row - 1} (encoding {self.encoding}): {exc}",
                 row=next_row,
             ) from exc
+        finally:
+            source.close()
 
 
 def _utf16(path: Path) -> bool:

@@ -12,7 +12,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.defs.resources import WarehouseResource
+from pipelines.lib.ingest import ensure_source_tables
+from pipelines.lib.sources import load_sources
+from pipelines.settings import DBT_PROJECT_DIR, operations_config
 
 
 def dbt_executable() -> str:
@@ -47,6 +50,19 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 @dbt_assets(
     manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=WarehouseDbtTranslator()
 )
-def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Seeds, models and their tests: `dbt build`."""
-    yield from dbt.cli(["build"], context=context).stream()
+def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_files: WarehouseResource):
+    """Seeds, models and their tests: `dbt build` (of the selected subset). A locked warehouse file is retried;
+    a failed model or test is not (it fails the run, and what depends on it is not built)."""
+    ensure_source_tables(warehouse_files.settings, load_sources())
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    yield from invocation.stream()
+    error = invocation.get_error()
+    if error is None:
+        return
+    if "could not set lock" in str(error).lower():
+        retries = operations_config()["retries"]
+        context.log.warning("файл хранилища занят другим процессом, повтор / the warehouse file is locked, retrying")
+        raise dg.RetryRequested(
+            max_retries=int(retries["dbt_max_retries"]), seconds_to_wait=float(retries["dbt_delay_seconds"])
+        ) from error
+    raise error

@@ -4,14 +4,27 @@ The contract is a blocking asset check executed inside the load, before the ware
 that breaks it fails the check and the run, is quarantined, and nothing downstream reads it.
 """
 
+import errno
+
 import dagster as dg
+import duckdb
 
 from pipelines.defs.ingest.partitions import school_year_partitions
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib.ingest import REGISTRY_SOURCE, ContractViolation, export_files, load_school_year
 from pipelines.lib.sources import SourceSpec, load_sources
+from pipelines.settings import operations_config
 
 CONTRACT_CHECK = "contract"
+TRANSIENT_ERRNOS = {errno.EAGAIN, errno.EBUSY, errno.EIO, errno.ETIMEDOUT}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth retrying: the warehouse file locked by another process, a busy or flaky file system.
+    A broken contract or a malformed file is not: retrying cannot fix it."""
+    if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+        return True
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 
 def asset_key_for(spec: SourceSpec) -> dg.AssetKey:
@@ -69,6 +82,17 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 },
             )
             raise dg.Failure(description=bad.message, metadata={"quarantine_path": str(bad.quarantine_path)}) from None
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            retries = operations_config()["retries"]
+            context.log.warning(
+                f"{spec.name} {school_year}: временный сбой, повтор через {retries['ingest_delay_seconds']} с / "
+                f"transient failure, retrying: {exc}"
+            )
+            raise dg.RetryRequested(
+                max_retries=int(retries["ingest_max_retries"]), seconds_to_wait=float(retries["ingest_delay_seconds"])
+            ) from exc
         if loaded.unchanged:
             context.log.info(
                 f"{spec.name} {school_year}: {loaded.file_path} is already loaded ({loaded.load_id}); nothing to do"
