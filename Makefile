@@ -7,7 +7,7 @@ MANIFEST := dbt_project/target/manifest.json
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test ui lint clean
+.PHONY: setup demo test docs bench ui lint clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
@@ -30,6 +30,15 @@ demo: setup
 ## test: set up and run the whole suite
 test: setup
 	$(BIN)/pytest
+
+## docs: dbt docs (lineage, Russian labels) and the GE Data Docs, as files to open (after `make demo`)
+docs: setup
+	$(BIN)/python -m pipelines.docs
+
+## bench: the pipeline against bare DuckDB and pandas on six generated national years (about an hour, ~6 GB
+## of files in bench/.work); writes bench/RESULTS.md. Not part of `make test`.
+bench: setup
+	$(BIN)/python -m bench.run --work bench/.work
 
 ## ui: the Dagster UI on http://127.0.0.1:3000
 ui: setup

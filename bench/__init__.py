@@ -1,0 +1,8 @@
+"""Benchmark of the pipeline against two hand-written baselines over pupil-level ВПР, ОГЭ and ЕГЭ files.
+
+- `bench.data`: the benchmark inputs (registry + three pupil-level sources) at two sizes, `tiny` and `national`.
+- `bench.baseline_duckdb` (D): a bare DuckDB script, the practical limit.
+- `bench.baseline_pandas` (Pd): what an analyst writes today with pandas.
+
+Both baselines produce the figures of the mart `marts.school_year_results` restricted to pupil-level sources.
+"""

@@ -1,0 +1,280 @@
+"""`make bench`: the pipeline (P) against bare DuckDB (D) and pandas (Pd), side by side, on generated pupil-level
+ВПР, ОГЭ and ЕГЭ files (cp1251 / UTF-8, `;`) at two sizes, and bench/RESULTS.md written from what was measured.
+
+    python -m bench.run [--work DIR] [--sizes tiny,national] [--years 6]
+
+Every measured step is a child process of this one: wall time, CPU time (user + system of the process and
+everything it waited for, e.g. dbt), peak RSS (sum over the process tree, sampled every 0.1 s). The national
+files are generated once into DIR/national/raw and reused; each measured step gets fresh output (a new data
+directory or database file) whose raw/ links to the generated year folders, so no step sees another's results.
+
+Steps, with Y6 the sixth (last) national year:
+    tiny        P, D, Pd on one municipality and one school year
+    year        P, D, Pd on Y6 alone (a fresh warehouse): "a national year" and "that year alone"
+    five        P and D loading years 1-5 (preparation; timed for the record)
+    increment   P and D adding Y6 to those five years
+    pandas_six  Pd over all six years (what an analyst reruns when a year arrives)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+TARGETS = {
+    "marginal_ratio_vs_duckdb": ("≤", 1.5),
+    "overhead_share": ("≤", 0.5),
+    "increment_ratio": ("≤", 1.3),
+    "increment_vs_pandas": ("≤", 0.3),
+    "peak_rss_gib": ("≤", 4.0),
+    "validation_share": ("≤", 0.25),
+}
+
+
+@dataclass
+class Measured:
+    name: str
+    command: list[str]
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_rss: int = 0
+    output: dict = field(default_factory=dict)
+
+    @property
+    def peak_gib(self) -> float:
+        return self.peak_rss / 2**30
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
+    print(f"[bench] {name}: {' '.join(command)}", flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        proc = psutil.Process(child.pid)
+        while not done.is_set():
+            try:
+                peak[0] = max(peak[0], _tree_rss(proc))
+            except psutil.Error:
+                return
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, _ = child.communicate()
+    done.set()
+    sampler.join()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if child.returncode != 0:
+        raise SystemExit(f"[bench] {name} failed with exit code {child.returncode}")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    output = json.loads(lines[-1].replace("'", '"')) if lines else {}
+    m = Measured(name, command, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+                 peak[0], output)
+    print(f"[bench] {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, peak {m.peak_gib:.2f} GiB", flush=True)
+    return m
+
+
+def link_years(source_raw: Path, target_raw: Path, years: list[str]) -> None:
+    """target_raw/<folder>/<year> -> source_raw/<folder>/<year> for the given years (symlinks, no copies)."""
+    for folder in source_raw.iterdir():
+        for year in years:
+            if (folder / year).is_dir():
+                (target_raw / folder.name).mkdir(parents=True, exist_ok=True)
+                (target_raw / folder.name / year).symlink_to((folder / year).resolve(), target_is_directory=True)
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def generate(size: str, raw: Path, years: int | None, env: dict[str, str]) -> list[str]:
+    marker = raw.parent / f"generated-{size}-{years}.json"
+    if not marker.exists():
+        fresh(raw)
+        m = measure(f"generate {size}", [PY, "-m", "bench.data", size, str(raw),
+                                         *(["--years", str(years)] if years else [])], env)
+        marker.write_text(json.dumps({"wall": m.wall, **m.output}, ensure_ascii=False))
+    return sorted(p.name for p in (raw / "school_registry").iterdir())
+
+
+def three_paths(label: str, work: Path, raw: Path, years: list[str], env: dict[str, str]) -> dict[str, Measured]:
+    data = fresh(work / f"{label}-pipeline")
+    link_years(raw, data / "raw", years)
+    out = fresh(work / f"{label}-baselines")
+    link_years(raw, out / "raw", years)
+    ys = ",".join(years)
+    return {
+        "P": measure(f"P {label}", [PY, "-m", "bench.pipeline", "--data", str(data)], env),
+        "D": measure(f"D {label}", [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"), "--db",
+                                    str(out / "d.duckdb"), "--years", ys], env),
+        "Pd": measure(f"Pd {label}", [PY, "-m", "bench.baseline_pandas", "--raw", str(out / "raw"), "--out",
+                                      str(out / "pd.parquet"), "--years", ys], env),
+    }
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; "
+            f"{platform.platform()}; Python {platform.python_version()}; DuckDB {duckdb.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / ".work")
+    parser.add_argument("--sizes", default="tiny,national")
+    parser.add_argument("--years", type=int, default=6, help="national school years (default 6)")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if not (env.get("EDUWH_PSEUDONYM_KEY") or env.get("EDUWH_PSEUDONYM_KEY_FILE")):
+        env["EDUWH_PSEUDONYM_KEY"] = "bench-key-not-secret-0123456789abcdef"  # generated data only
+    sizes = args.sizes.split(",")
+    results: dict[str, Measured] = {}
+    if "tiny" in sizes:
+        tiny_years = generate("tiny", work / "tiny" / "raw", None, env)
+        for path, m in three_paths("tiny", work, work / "tiny" / "raw", tiny_years, env).items():
+            results[f"{path} tiny"] = m
+    if "national" in sizes:
+        raw = work / "national" / "raw"
+        years = generate("national", raw, args.years, env)
+        last, earlier = years[-1], years[:-1]
+        for path, m in three_paths("year", work, raw, [last], env).items():
+            results[f"{path} year"] = m
+        # five years loaded, then the sixth added (P: the sensor's ingest run of that year, then the marts)
+        data = fresh(work / "five-pipeline")
+        link_years(raw, data / "raw", earlier)
+        results["P five"] = measure("P five", [PY, "-m", "bench.pipeline", "--data", str(data)], env)
+        link_years(raw, data / "raw", [last])
+        results["P increment"] = measure(
+            "P increment", [PY, "-m", "bench.pipeline", "--data", str(data), "--years", last], env)
+        out = fresh(work / "five-baselines")
+        link_years(raw, out / "raw", years)
+        db = str(out / "d.duckdb")
+        results["D five"] = measure("D five", [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"),
+                                               "--db", db, "--years", ",".join(earlier)], env)
+        results["D increment"] = measure("D increment", [PY, "-m", "bench.baseline_duckdb", "--raw",
+                                                         str(out / "raw"), "--db", db, "--years", last], env)
+        results["Pd six"] = measure("Pd six", [PY, "-m", "bench.baseline_pandas", "--raw", str(out / "raw"),
+                                               "--out", str(out / "pd.parquet"), "--years", ",".join(years)], env)
+    (work / "measured.json").write_text(json.dumps(
+        {k: {"wall": v.wall, "cpu": v.cpu, "peak_rss": v.peak_rss, "output": v.output, "command": v.command}
+         for k, v in results.items()}, ensure_ascii=False, indent=1))
+    if "tiny" in sizes and "national" in sizes:
+        write_results(args.results, results, work, args.years)
+        print(args.results.read_text(encoding="utf-8").splitlines()[-1])
+
+
+def write_results(path: Path, r: dict[str, Measured], work: Path, years: int) -> None:
+    p_year, p_tiny, d_year, d_tiny = r["P year"], r["P tiny"], r["D year"], r["D tiny"]
+    validation = p_year.output.get("validation_seconds", 0.0)
+    ingest = p_year.output.get("ingest_seconds", 0.0)
+    ratios = {
+        "marginal_ratio_vs_duckdb": (p_year.wall - p_tiny.wall) / (d_year.wall - d_tiny.wall),
+        "overhead_share": p_tiny.wall / p_year.wall,
+        "increment_ratio": r["P increment"].wall / p_year.wall,
+        "increment_vs_pandas": r["P increment"].wall / r["Pd six"].wall,
+        "peak_rss_gib": max(m.peak_gib for k, m in r.items() if k.startswith("P ") and k != "P tiny"),
+        "validation_share": validation / ingest if ingest else 0.0,
+    }
+    generated = json.loads(next((work / "national").glob("generated-*.json")).read_text())
+    rows = ["| step | wall s | CPU s | peak RSS GiB | validation s | notes |", "|---|---|---|---|---|---|"]
+    for name, m in r.items():
+        notes = ""
+        if name.startswith("P "):
+            o = m.output
+            notes = (f"ingest {o.get('ingest_seconds')} s (read+HMAC+stage {o.get('read_seconds')}, swap "
+                     f"{o.get('swap_seconds')}), dbt {o.get('dbt_seconds')} s, publish {o.get('publish_seconds')} s, "
+                     f"start-up {o.get('startup_seconds')} s")
+        val = f"{m.output.get('validation_seconds', 0):.1f}" if name.startswith("P ") else "—"
+        rows.append(f"| {name} | {m.wall:.1f} | {m.cpu:.1f} | {m.peak_gib:.2f} | {val} | {notes} |")
+    verdict = [
+        f"| `{k}` | {v:.3f} | {TARGETS[k][0]} {TARGETS[k][1]} | {'met' if v <= TARGETS[k][1] else 'MISSED'} |"
+        for k, v in ratios.items()
+    ]
+    text = f"""# Benchmark: the pipeline against bare DuckDB and pandas
+
+Written by `make bench` (`python -m bench.run`); every figure below is from that run.
+
+**Machine:** {machine()}.
+
+**Data** (generated by `bench/data.py` with the project's generator, real export shapes: ВПР and ЕГЭ pupil files
+cp1251 `;` CRLF, ОГЭ and the registry UTF-8 with BOM `;`): tiny = 1 municipality, 10 schools, 1 school year;
+national = 40,000 schools, 2,000 municipalities, {years} school years. Generation of the national set:
+{generated.get('wall', 0):.0f} s; per year about 12.2M ВПР, 2.45M ОГЭ and 1.40M ЕГЭ pupil rows (ОГЭ: two
+compulsory subjects per grade-9 pupil; ЕГЭ: about 2.3 subjects per participant), about 0.8 GB of CSV.
+
+**Paths** (each a child process; peak RSS summed over its process tree):
+- P — `python -m bench.pipeline`: Dagster ingest runs (contracts in Great Expectations, HMAC pseudonymisation,
+  transactional swap), then `build_and_publish_marts` (dbt build of every model and test, Parquet and the
+  analysts' DuckDB file). PostgreSQL publishing is not part of the run.
+- D — `python -m bench.baseline_duckdb`: hand-written DuckDB SQL: the same reads (cp1251 through pyarrow), the same
+  HMAC, rows persisted to a database file, the same `school_year_results`.
+- Pd — `python -m bench.baseline_pandas`: pandas, every year's files read again, the same `school_year_results`.
+The three agree on every figure of `school_year_results` (`tests/test_bench_paths.py`, in `make test`).
+
+**Commands:** `make bench` (= `.venv/bin/python -m bench.run --work bench/.work`); one path alone, e.g.
+`.venv/bin/python -m bench.pipeline --data DIR`.
+
+## Measured
+
+{chr(10).join(rows)}
+
+`year` = the {years}th national year alone in a fresh warehouse; `five` = years 1–{years - 1} loaded;
+`increment` = the {years}th year added to those five (P: its ingest run, then the marts over all years);
+`Pd six` = pandas over all {years} years.
+
+## Ratios and targets
+
+| ratio | value | target | |
+|---|---|---|---|
+{chr(10).join(verdict)}
+
+- marginal_ratio_vs_duckdb = (P year − P tiny) / (D year − D tiny)
+- overhead_share = P tiny / P year
+- increment_ratio = P increment / P year
+- increment_vs_pandas = P increment / Pd six (pandas' peak: {r['Pd six'].peak_gib:.2f} GiB)
+- peak_rss_gib = the highest peak of the national P runs (the last one with {years} national years loaded)
+- validation_share = validation / ingest time of P year
+
+{' '.join(f'{k}={v:.3f}' for k, v in ratios.items())}
+"""
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
