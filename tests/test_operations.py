@@ -111,6 +111,8 @@ def operated(tmp_path_factory: pytest.TempPathFactory, postgres_conninfo: str):
             first = tick(defs, instance, None)
             runs = execute(defs, instance, first)
             assert [r.success for r in runs] == [True, True]
+            marts = defs.resolve_job_def("build_and_publish_marts").execute_in_process(instance=instance)
+            assert marts.success
             yield {"defs": defs, "instance": instance, "settings": settings, "incoming": incoming / "raw",
                    "first": first, "cursor": first.cursor, "conninfo": postgres_conninfo}
     finally:
@@ -249,6 +251,27 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
             "from information_schema.columns where table_schema = 'marts' and table_name = 'school_year_results' "
             "and column_name = 'school_year'").fetchone()[0]
         assert label == "Учебный год"
+
+    # the pupil-level results were built incrementally (only the new year aggregated): a full rebuild agrees
+    incremental = "select * from intermediate.int_school_procedure_results_pupil_level order by all"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        before = con.execute(incremental).fetchall()
+    import subprocess
+    import sys
+
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    dbt = str(Path(sys.executable).parent / "dbt")
+    subprocess.run(
+        [dbt, "run", "--full-refresh", "--quiet", "--select", "int_school_procedure_results_pupil_level",
+         "--profiles-dir", "."],
+        cwd=DBT_PROJECT_DIR, env=os.environ, check=True,
+    )
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute(incremental).fetchall() == before
+        assert {r[0] for r in con.execute(
+            "select distinct school_year from intermediate.int_school_procedure_results_pupil_level").fetchall()} == set(
+            REGION.school_years)
 
     # the fixed file: the next tick requests exactly that source and year
     olympiads.write_bytes(good_olympiads)

@@ -4,7 +4,12 @@
 -- has no pupil-level rows; source_level says which one a row comes from.
 
 with pupil_level as (
-    select * from {{ ref('int_school_procedure_results_pupil_level') }}
+    select
+        school_year, school_login, assessment_code, grade, subject_code, subject_name, participants, absent,
+        mark_2_pct, mark_3_pct, mark_4_pct, mark_5_pct, pass_rate_pct, quality_rate_pct,
+        mean_primary_score, mean_test_score, mean_mark, min_test_score, below_minimum_pct,
+        high_80_99_count, high_80_99_pct, score_100_count, score_100_pct
+    from {{ ref('int_school_procedure_results_pupil_level') }}
 ),
 
 school_level as (

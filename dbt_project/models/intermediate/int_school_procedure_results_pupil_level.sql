@@ -1,18 +1,51 @@
 -- School × school year × procedure results aggregated from the pupil-level files (ВПР, ОГЭ, ЕГЭ).
+-- Incremental by school year: a build aggregates only the school years whose pupil-level loads changed since the
+-- last build (ingest.load_log), so its cost follows the new data, not the years already loaded. After a change
+-- to the seeds it reads (subjects, ege_minimum_scores) rebuild it whole:
+--   dbt build --full-refresh --select int_school_procedure_results_pupil_level+
 -- Participants are the pupils who wrote the work (absent ВПР pupils are counted apart). Shares are percent.
 -- ЕГЭ: below the minimum = test score strictly below the minimum of that exam year (the certificate minimum where
 -- the subject has one, else the university minimum); a score equal to the minimum passes.
 
-with vpr as (
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year') }}
+
+with pupil_loads as (
+    -- the current load of each pupil-level file, per school year
+    select
+        school_year,
+        {{ dbt.listagg('load_id', "','", 'order by load_id') }} as pupil_loads
+    from {{ source('ingest', 'load_log') }}
+    where source in ('vpr_pupil_results', 'oge_pupil_results', 'ege_pupil_results')
+        and status = 'loaded'
+    group by school_year
+),
+
+years_to_build as (
+    select school_year, pupil_loads
+    from pupil_loads
+    {% if is_incremental() %}
+    where not exists (
+        select 1
+        from {{ this }} as built
+        where built.school_year = pupil_loads.school_year
+            and built.pupil_loads = pupil_loads.pupil_loads
+    )
+    {% endif %}
+),
+
+vpr as (
     select * from {{ ref('stg_fisoko__vpr_pupil_results') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 oge as (
     select * from {{ ref('stg_rcoi__oge_pupil_results') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 ege as (
     select * from {{ ref('stg_rcoi__ege_pupil_results') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 subjects as (
@@ -116,7 +149,7 @@ unioned as (
 
 final as (
     select
-        school_year,
+        unioned.school_year,
         school_login,
         assessment_code,
         grade,
@@ -138,8 +171,11 @@ final as (
         high_80_99_count,
         100.0 * high_80_99_count / nullif(participants, 0) as high_80_99_pct,
         score_100_count,
-        100.0 * score_100_count / nullif(participants, 0) as score_100_pct
+        100.0 * score_100_count / nullif(participants, 0) as score_100_pct,
+        years_to_build.pupil_loads
     from unioned
+    inner join years_to_build
+        on unioned.school_year = years_to_build.school_year
 )
 
 select * from final
