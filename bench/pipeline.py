@@ -32,6 +32,7 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
     from pipelines.definitions import INGEST_JOB, MARTS_JOB, build_definitions
     from pipelines.defs.ingest.assets import asset_key_for
     from pipelines.defs.ingest.partitions import school_year_partitions
+    from pipelines.lib.ingest import export_files
     from pipelines.lib.raw_files import scan_raw_files
     from pipelines.lib.sources import load_sources
     from pipelines.runner import RUN_CONFIG
@@ -41,8 +42,11 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
     specs = load_sources()
     defs = build_definitions()
     startup = time.perf_counter() - started
-    scan = scan_raw_files(settings, specs)
-    years = school_years or list(scan.changed)
+    if school_years:  # the sensor's cursor knows the older files: only these years' files are looked at
+        sources = {y: [s.name for s in specs.values() if export_files(s, settings, y)] for y in school_years}
+    else:
+        sources = scan_raw_files(settings, specs).changed
+    years = list(sources)
     out: dict = {"school_years": years, "startup_seconds": round(startup, 2), "ingest_runs": []}
     validation = read = load = 0.0
     with dg.DagsterInstance.ephemeral() as instance:
@@ -52,7 +56,7 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
                 partition_key=year,
                 instance=instance,
                 run_config=RUN_CONFIG,
-                asset_selection=[asset_key_for(specs[name]) for name in scan.changed[year]],
+                asset_selection=[asset_key_for(specs[name]) for name in sources[year]],
             )
             for event in result.get_asset_materialization_events():
                 metadata = event.materialization.metadata

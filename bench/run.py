@@ -19,6 +19,7 @@ Steps, with Y6 the sixth (last) national year:
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -96,12 +97,26 @@ def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if child.returncode != 0:
         raise SystemExit(f"[bench] {name} failed with exit code {child.returncode}")
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
-    output = json.loads(lines[-1].replace("'", '"')) if lines else {}
+    output = _last_record(stdout)
     m = Measured(name, command, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
                  peak[0], output)
     print(f"[bench] {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, peak {m.peak_gib:.2f} GiB", flush=True)
     return m
+
+
+def _last_record(stdout: str) -> dict:
+    """The JSON (or Python dict) a step printed last: the whole output, else its last line that is one."""
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        pass
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return ast.literal_eval(line)
+    return {}
 
 
 def link_years(source_raw: Path, target_raw: Path, years: list[str]) -> None:

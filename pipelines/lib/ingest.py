@@ -251,9 +251,9 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
     def report(rows: int, seconds: float) -> None:
         if progress and seconds - last[0] >= 5:
             last[0] = seconds
-            share = min(export.bytes_read / size, 1.0) if size else 1.0
+            share = min(export.bytes_read / size, 0.99) if size else 0.99
             progress(
-                f"{spec.name} {load.school_year}: {share:.0%} файла/of the file ({size / 1e6:,.0f} MB), "
+                f"{spec.name} {load.school_year}: ~{share:.0%} файла/of the file ({size / 1e6:,.0f} MB), "
                 f"{rows:,} строк/rows за/in {seconds:.0f} с/s, {rows / seconds:,.0f} строк/с rows/s"
             )
 

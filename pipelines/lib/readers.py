@@ -378,7 +378,7 @@ class StreamedExport:
     width: int = 0  # fields per line
     _block_bytes: int = 1 << 24
     _separator: str = ";"
-    bytes_read: int = 0  # how far into the file the reader is (for progress: share of the file done)
+    bytes_read: int = 0  # about how many bytes of the file the rows yielded so far took (for progress)
 
     def _locate_invalid_lines(self, limit: int = 5) -> list[tuple[int | None, int]]:
         """Line numbers of the lines with a wrong number of fields. pyarrow reports them only when it parses
@@ -401,10 +401,14 @@ class StreamedExport:
             self.invalid_rows.append((row.number, row.actual_columns))
             return "skip"
 
-        source = pa.OSFile(str(self.path), "r")
+        # pyarrow reads ahead of the rows it yields, so the file position says little about progress; the bytes
+        # per line of the file's first megabyte turn the rows yielded into an estimate of the bytes consumed
+        with self.path.open("rb") as f:
+            sample = f.read(1 << 20)
+        bytes_per_line = len(sample) / max(sample.count(b"\n"), 1)
         try:
             reader = pacsv.open_csv(
-                source,
+                self.path,
                 read_options=pacsv.ReadOptions(
                     column_names=names, skip_rows=1, encoding=self.encoding, block_size=self._block_bytes
                 ),
@@ -416,7 +420,7 @@ class StreamedExport:
             for batch in reader:
                 rows = pa.array(range(next_row, next_row + batch.num_rows), type=pa.int64())
                 next_row += batch.num_rows
-                self.bytes_read = source.tell()
+                self.bytes_read = int((next_row - 1) * bytes_per_line)
                 arrays = [rows] + [pc.utf8_trim_whitespace(batch.column(i)) for _, i in self._columns]
                 yield pa.Table.from_arrays(arrays, names=[SOURCE_ROW] + [n for n, _ in self._columns])
             if self.invalid_rows and self.invalid_rows[0][0] is None:
@@ -428,8 +432,6 @@ class StreamedExport:
                 f"the file cannot be read past line {next_row - 1} (encoding {self.encoding}): {exc}",
                 row=next_row,
             ) from exc
-        finally:
-            source.close()
 
 
 def _utf16(path: Path) -> bool:
