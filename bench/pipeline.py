@@ -47,7 +47,7 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
     else:
         sources = scan_raw_files(settings, specs).changed
     years = list(sources)
-    out: dict = {"school_years": years, "startup_seconds": round(startup, 2), "ingest_runs": []}
+    out: dict = {"school_years": years, "startup_seconds": round(startup, 2), "ingest_runs": [], "loads": []}
     validation = read = load = 0.0
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(school_year_partitions.name, years)
@@ -60,9 +60,15 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
             )
             for event in result.get_asset_materialization_events():
                 metadata = event.materialization.metadata
-                read += float(metadata["seconds_read"].value) if "seconds_read" in metadata else 0.0
-                validation += float(metadata["seconds_validate"].value) if "seconds_validate" in metadata else 0.0
-                load += float(metadata["seconds_load"].value) if "seconds_load" in metadata else 0.0
+                seconds = {
+                    phase: float(metadata[f"seconds_{phase}"].value) if f"seconds_{phase}" in metadata else 0.0
+                    for phase in ("read", "validate", "load")
+                }
+                read, validation, load = read + seconds["read"], validation + seconds["validate"], load + seconds["load"]
+                out["loads"].append(
+                    {"asset": event.asset_key.to_user_string(), "school_year": year}
+                    | {k: round(v, 2) for k, v in seconds.items()}
+                )
             out["ingest_runs"].append({"school_year": year, "seconds": round(_seconds(instance, result.run_id), 2)})
         result = defs.resolve_job_def(MARTS_JOB).execute_in_process(instance=instance, run_config=RUN_CONFIG)
         marts_seconds = _seconds(instance, result.run_id)

@@ -36,8 +36,10 @@ def main() -> None:
         context = gx.get_context(mode="file", project_root_dir=str(settings.data_dir))
         context.variables.progress_bars = {"globally": False}
         context.build_data_docs()
-        lines.append(f"Great Expectations Data Docs (контракты и проверки / contracts and validations): "
-                     f"{data_docs_index(settings.data_dir)}")
+        lines.append(
+            f"Great Expectations Data Docs (контракты и проверки / contracts and validations): "
+            f"{data_docs_index(settings.data_dir)}"
+        )
     else:
         lines.append("Great Expectations Data Docs: ни одной проверки ещё не было / no validation has run yet")
     print("\n".join(lines))

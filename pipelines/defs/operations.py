@@ -52,8 +52,10 @@ def build_raw_files_sensor(ingest_job: dg.UnresolvedAssetJobDefinition) -> dg.Se
             context.log.info(f"{path}: файл ещё записывается, ждём / still being written, waiting")
         if not scan.changed:
             return dg.SensorResult(
-                skip_reason=dg.SkipReason(f"нет новых или изменённых файлов / no new or changed files "
-                                          f"({len(scan.seen)} known, {scan.hashed} hashed)"),
+                skip_reason=dg.SkipReason(
+                    f"нет новых или изменённых файлов / no new or changed files "
+                    f"({len(scan.seen)} known, {scan.hashed} hashed)"
+                ),
                 cursor=json.dumps(scan.seen, sort_keys=True),
             )
         known = set(context.instance.get_dynamic_partitions(school_year_partitions.name))
@@ -171,7 +173,8 @@ def build_daily_schedule(marts_job: dg.UnresolvedAssetJobDefinition) -> dg.Sched
         job=marts_job,
         cron_schedule=config["cron"],
         execution_timezone=config["timezone"],
-        default_status=dg.DefaultScheduleStatus.RUNNING if config.get("running", True)
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if config.get("running", True)
         else dg.DefaultScheduleStatus.STOPPED,
         description="Every day: dbt build of every model and test, then publishing of every mart.",
     )

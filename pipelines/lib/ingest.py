@@ -2,8 +2,8 @@
 
     data/raw/<source folder>/<school year>/<file>            (only ever read)
         -> read_export / stream_export: text cells under canonical names
-        -> staging file data/staging/<source>/<year>/<load>.duckdb: cells (pupil codes pseudonymised on the
-           way in) -> checked (typed values, one column per rule)
+        -> staging file data/staging/<source>/<year>/<load>.duckdb: `checked`, built block by block (pupil
+           codes pseudonymised on the way in, typed values, one column per rule)
         -> contract: Great Expectations on `checked`
         -> failed: report, GE result and (unless it holds personal data) a copy of the file in
            data/quarantine/<source>/<year>/, a record in ingest.quarantine and ingest.load_log,
@@ -36,13 +36,13 @@ from pipelines.lib.pseudonymise import load_key
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, key_column, read_export, stream_export
 from pipelines.lib.sources import SourceSpec
 from pipelines.lib.staging import (
-    build_checked,
+    Rule,
     first_duplicates,
     lit,
     open_stage,
     q,
     stage_answer_options,
-    stage_cells,
+    stage_checked,
     stage_registry,
 )
 from pipelines.settings import CONFIG_DIR, Settings
@@ -240,11 +240,10 @@ def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result
     return ContractViolation(message, target, violations)
 
 
-def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress | None) -> list[str]:
+def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress | None) -> list[Rule]:
     spec, path = load.spec, load.path
     export = stream_export(spec, path, load.school_year, block_bytes)
     load.headers, load.ignored = export.headers, export.ignored_headers
-    names = list(export.headers)
     size = path.stat().st_size
     last = [0.0]
 
@@ -257,15 +256,12 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
                 f"{rows:,} строк/rows за/in {seconds:.0f} с/s, {rows / seconds:,.0f} строк/с rows/s"
             )
 
-    staged = stage_cells(con, spec, names, export.batches(), key, report)
-    # a header line repeated inside the file: every (non-pseudonymised) cell equals its header
-    compare = [n for n in names if n not in spec.pseudonymise]
-    if compare:
-        cond = " and ".join(f"lower({q(n)}) = {lit(export.headers[n].lower())}" for n in compare)
-        repeated = con.execute(f"delete from cells where {cond}").fetchone()[0]
-        if repeated:
-            load.dropped["повтор строки заголовка / repeated header row"] = repeated
-    load.rows_read = staged + len(export.invalid_rows)
+    staged = stage_checked(
+        con, spec, load.school_year, list(export.headers), export.batches(), key, export.headers, report, trimmed=True
+    )
+    if staged.repeated_headers:
+        load.dropped["повтор строки заголовка / repeated header row"] = staged.repeated_headers
+    load.rows_read = staged.rows + len(export.invalid_rows)
     if export.invalid_rows:
         # the line's text is not shown: it may hold a raw pupil code
         line, fields = export.invalid_rows[0]
@@ -277,7 +273,7 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
             f"first: {fields} fields instead of {export.width}",
             row=line,
         )
-    return names
+    return staged.rules
 
 
 def load_school_year(
@@ -361,24 +357,22 @@ def load_school_year(
     )
 
 
-def _stage(load: _Load, stage_path: Path, config: dict, key, logins, progress: Progress | None):
-    """Read the file into the staging file and build its checked table; return the contract's rules."""
+def _stage(load: _Load, stage_path: Path, config: dict, key, logins, progress: Progress | None) -> list[Rule]:
+    """Read the file into the staging file's `checked` table; return the contract's rules."""
     spec = load.spec
     with open_stage(stage_path, config["duckdb_memory_limit"]) as scon:
-        if spec.stream:
-            names = _stage_streamed(load, scon, key, config["stream_block_bytes"], progress)
-        else:
-            raw = read_export(spec, load.path, load.school_year)
-            load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
-            load.keyed_headers = raw.keyed_headers
-            load.rows_read = raw.rows_read
-            names = [c for c in raw.frame.columns if c != SOURCE_ROW]
-            stage_cells(scon, spec, names, [raw.frame.to_arrow()], key)
         if logins is not None:
             stage_registry(scon, logins)
         if spec.survey:
             stage_answer_options(scon, spec)
-        return build_checked(scon, spec, load.school_year, names)
+        if spec.stream:
+            return _stage_streamed(load, scon, key, config["stream_block_bytes"], progress)
+        raw = read_export(spec, load.path, load.school_year)
+        load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
+        load.keyed_headers = raw.keyed_headers
+        load.rows_read = raw.rows_read
+        names = [c for c in raw.frame.columns if c != SOURCE_ROW]
+        return stage_checked(scon, spec, load.school_year, names, [raw.frame.to_arrow()], key).rules
 
 
 def check_export(

@@ -145,8 +145,14 @@ def build_analyst_database(parquet_paths: list[Path], target: Path) -> dict:
             rows = con.execute(f'select count(*) from "{name}"').fetchone()[0]
             con.execute(
                 "insert into _publication values (?, ?, ?, ?, ?, ?)",
-                [name, meta.get("label_ru", name), meta.get("description", ""), rows,
-                 int(meta.get("min_cell_size", 0)), published_at],
+                [
+                    name,
+                    meta.get("label_ru", name),
+                    meta.get("description", ""),
+                    rows,
+                    int(meta.get("min_cell_size", 0)),
+                    published_at,
+                ],
             )
             tables.append(name)
         con.execute("checkpoint")

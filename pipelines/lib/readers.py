@@ -364,6 +364,12 @@ def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
 # ---------------------------------------------------------------------------------------------- streaming
 
 
+def trim_cells(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Text cells trimmed, blank ones null (done in Arrow: DuckDB's trim over 11M rows costs seconds)."""
+    column = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+
+
 @dataclass
 class StreamedExport:
     """A pupil-level CSV being read block by block. `batches` yields pyarrow tables of text cells under
@@ -421,7 +427,7 @@ class StreamedExport:
                 rows = pa.array(range(next_row, next_row + batch.num_rows), type=pa.int64())
                 next_row += batch.num_rows
                 self.bytes_read = int((next_row - 1) * bytes_per_line)
-                arrays = [rows] + [pc.utf8_trim_whitespace(batch.column(i)) for _, i in self._columns]
+                arrays = [rows] + [trim_cells(batch.column(i)) for _, i in self._columns]
                 yield pa.Table.from_arrays(arrays, names=[SOURCE_ROW] + [n for n, _ in self._columns])
             if self.invalid_rows and self.invalid_rows[0][0] is None:
                 self.invalid_rows = self._locate_invalid_lines()

@@ -1,9 +1,10 @@
 """A load's staging file: the export's cells and their checked form, in a DuckDB file of its own.
 
     data/staging/<source>/<school year>/<load id>.duckdb
-        cells    text cells under canonical names (+ _source_row); pupil codes already pseudonymised
-        registry the school codes of that school year's registry (when the source is matched against it)
-        checked  typed values beside their text, and one column per rule holding the offending text
+        registry the school codes of that school year's registry (when the source is matched against it),
+                 staged first: the rules join it
+        checked  the export's rows, built in one pass over the blocks read: pupil codes pseudonymised on
+                 the way in, typed values beside their text, one column per rule holding the offending text
 
 The contract (Great Expectations) validates `checked`; the warehouse copies the accepted rows from it in one
 transaction. The staging file is deleted afterwards; a crash leaves only a staging file, never a partial
@@ -22,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lib.pseudonymise import PseudonymKey, hmac_sql
-from pipelines.lib.readers import SOURCE_ROW
+from pipelines.lib.readers import SOURCE_ROW, trim_cells
 from pipelines.lib.sources import ColumnSpec, SourceSpec
 
 TEXT = "__text"
@@ -70,44 +71,6 @@ def open_stage(path: Path, memory_limit: str) -> Iterator[duckdb.DuckDBPyConnect
         yield con
     finally:
         con.close()
-
-
-def _cells_ddl(names: list[str]) -> str:
-    cols = ", ".join(f"{q(n)} varchar" for n in names)
-    return f"create table cells ({q(SOURCE_ROW)} bigint, {cols})"
-
-
-def _select_cells(spec: SourceSpec, names: list[str]) -> str:
-    out = [q(SOURCE_ROW)]
-    for n in names:
-        out.append(f"{hmac_sql(q(n))} as {q(n)}" if n in spec.pseudonymise else q(n))
-    return ", ".join(out)
-
-
-def stage_cells(
-    con: duckdb.DuckDBPyConnection,
-    spec: SourceSpec,
-    names: list[str],
-    tables: Iterable[pa.Table],
-    key: PseudonymKey | None,
-    progress=None,
-) -> int:
-    """Insert the text cells, block by block; pseudonymised columns are hashed on the way in, so raw codes
-    never reach the file. Returns the number of rows staged."""
-    con.execute(_cells_ddl(names))
-    params = key.pads if spec.pseudonymise else {}
-    insert = f"insert into cells select {_select_cells(spec, names)} from block"
-    total, started = 0, time.perf_counter()
-    for table in tables:
-        con.register("block", table)
-        try:
-            con.execute(insert, params)
-        finally:
-            con.unregister("block")
-        total += table.num_rows
-        if progress:
-            progress(total, time.perf_counter() - started)
-    return total
 
 
 def stage_registry(con: duckdb.DuckDBPyConnection, logins: set[str]) -> None:
@@ -166,8 +129,12 @@ def _range(low: float | None, high: float | None) -> str:
     return f"{low:g}…{high:g}"
 
 
-def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year: str, present: list[str]) -> list[Rule]:
-    """Create `checked` from `cells` and return the rules the contract runs on it."""
+def checked_select(
+    spec: SourceSpec, school_year: str, present: list[str], where: str | None = None
+) -> tuple[str, list[Rule]]:
+    """The SELECT turning a block of text cells (relation `block`) into rows of `checked`, and the rules the
+    contract runs on them. Pupil codes are hashed first (`cells`), so raw codes never reach the file; `where`
+    drops rows before anything else (a header line repeated inside the file)."""
     rules: list[Rule] = []
     tokens = ", ".join(lit(v) for v in spec.null_values)
     value_columns = [c for c in spec.columns if not c.name.startswith("q__")]
@@ -179,15 +146,21 @@ def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year:
     texts = []
     for col in value_columns:
         raw = q(col.name) if col.name in present else "cast(null as varchar)"
-        blank = f"{raw} is null or trim({raw}) = ''" + (f" or trim({raw}) in ({tokens})" if tokens else "")
-        texts.append(f"case when {blank} then null else trim({raw}) end as {q(col.name + TEXT)}")
-    typed = [f"{_typed(c)} as {q(c.name)}" for c in value_columns]
+        # blocks arrive trimmed, blank cells null (see clean_block); a pupil code is hashed once, as it
+        # enters: raw codes never reach the file
+        value = hmac_sql(raw) if col.name in spec.pseudonymise else raw
+        nulls = f"{raw} in ({tokens})" if tokens else "false"
+        texts.append(f"case when {nulls} then null else {value} end as {q(_text_column(col))}")
+    # a text column is its own typed value: stored once (a pupil code is 64 characters on 11M rows)
+    typed = [f"{_typed(c)} as {q(c.name)}" for c in value_columns if c.type != "string"]
     checks = [f"{lit(school_year)} as school_year"] + [f"{lit(v)} as {q(k)}" for k, v in spec.constants.items()]
 
     for col in value_columns:
-        t, v = q(col.name + TEXT), q(col.name)
+        t, v = q(_text_column(col)), q(col.name)
         if col.required_in(school_year) and not col.derived:
-            rules.append(Rule("not_null", col.name + TEXT, (col.name,), "значение обязательно", "a value is required"))
+            rules.append(
+                Rule("not_null", _text_column(col), (col.name,), "значение обязательно", "a value is required")
+            )
         if col.type != "string":
             kind_ru = {"int": "целым числом", "float": "числом", "date": "датой"}[col.type]
             checks.append(f"case when {t} is not null and {v} is null then {t} end as {q(col.name + '__bad_type')}")
@@ -214,8 +187,11 @@ def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year:
             )
         if col.allowed:
             allowed = ", ".join(lit(norm_py(a)) for a in col.allowed)
+            exact = ", ".join(lit(a) for a in sorted({*col.allowed, *(norm_py(a) for a in col.allowed)}))
+            # values written exactly as listed skip the normalising (regexp) test: most rows of a large file
             checks.append(
-                f"case when {v} is not null and {norm_sql(v)} not in ({allowed}) then {v} end as {q(col.name + '__not_allowed')}"
+                f"case when {v} is null or {v} in ({exact}) then null "
+                f"when {norm_sql(v)} not in ({allowed}) then {v} end as {q(col.name + '__not_allowed')}"
             )
             shown = ", ".join(col.allowed)
             rules.append(
@@ -324,13 +300,76 @@ def build_checked(con: duckdb.DuckDBPyConnection, spec: SourceSpec, school_year:
             )
         )
     sql = f"""
-        create or replace table checked as
-        with src as (select {q(SOURCE_ROW)}, {", ".join(texts)} from cells),
-        typed as (select src.*, {", ".join(typed)} from src)
+        with cells as (select * from block{f" where not coalesce({where}, false)" if where else ""}),
+        src as (select {q(SOURCE_ROW)}, {", ".join(texts)} from cells),
+        typed as (select {", ".join(["src.*", *typed])} from src)
         select typed.*, {", ".join(checks)} from typed{join}
     """
-    con.execute(sql)
-    return rules
+    return sql, rules
+
+
+@dataclass(frozen=True)
+class Staged:
+    rows: int  # rows of the export read into staging (before repeated header lines were dropped)
+    repeated_headers: int  # header lines repeated inside the file, dropped
+    rules: list[Rule]
+
+
+def stage_checked(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    school_year: str,
+    names: list[str],
+    tables: Iterable[pa.Table],
+    key: PseudonymKey | None,
+    header_texts: dict[str, str] | None = None,
+    progress=None,
+    trimmed: bool = False,
+) -> Staged:
+    """Build `checked` in one pass over the blocks of text cells: pupil codes hashed, values typed, one
+    column per rule. With `header_texts` (canonical name -> header text), a line whose every cell (but
+    pupil codes) equals its header is a header repeated inside the file and is dropped. The `registry` and
+    `answer_options` tables the rules join must be staged first. `trimmed`: the blocks' cells are trimmed
+    already and blank ones null (the streaming reader does it), else clean_block does it."""
+    compare = [n for n in names if n not in spec.pseudonymise and header_texts and n in header_texts]
+    where = " and ".join(f"lower({q(n)}) = {lit(header_texts[n].lower())}" for n in compare) or None
+    select, rules = checked_select(spec, school_year, names, where)
+    params = key.pads if spec.pseudonymise else {}
+    empty = pa.table({SOURCE_ROW: pa.array([], pa.int64()), **{n: pa.array([], pa.string()) for n in names}})
+    con.register("block", empty)
+    con.execute(f"create table checked as {select} limit 0", params)  # a file without rows: `checked` is empty
+    con.unregister("block")
+    total = kept = 0
+    started = time.perf_counter()
+    for table in tables:
+        if not trimmed:
+            table = clean_block(table)
+        # several record batches: DuckDB scans them on all its threads
+        table = pa.Table.from_batches(
+            table.to_batches(max_chunksize=max(table.num_rows // 8, 1 << 14)), schema=table.schema
+        )
+        con.register("block", table)
+        try:
+            kept += con.execute(f"insert into checked {select}", params).fetchone()[0]
+        finally:
+            con.unregister("block")
+        total += table.num_rows
+        if progress:
+            progress(total, time.perf_counter() - started)
+    return Staged(total, total - kept, rules)
+
+
+def clean_block(table: pa.Table) -> pa.Table:
+    """Every text cell trimmed, blank ones null."""
+    columns = [
+        trim_cells(c) if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c for c in table.columns
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _text_column(col: ColumnSpec) -> str:
+    """The column of `checked` holding a column's text as found (after blanks and «х» became null)."""
+    return col.name if col.type == "string" else col.name + TEXT
 
 
 def first_duplicates(con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit: int = 5) -> list[tuple[int, tuple]]:
