@@ -172,8 +172,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="tiny,national")
     parser.add_argument("--years", type=int, default=6, help="national school years (default 6)")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite RESULTS.md from the last run's DIR/measured.json")
     args = parser.parse_args()
     work = args.work.resolve()
+    if args.report:
+        saved = json.loads((work / "measured.json").read_text(encoding="utf-8"))
+        results = {k: Measured(k, v["command"], v["wall"], v["cpu"], v["peak_rss"], v["output"])
+                   for k, v in saved.items()}
+        write_results(args.results, results, work, args.years)
+        print(args.results.read_text(encoding="utf-8").splitlines()[-1])
+        return
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if not (env.get("EDUWH_PSEUDONYM_KEY") or env.get("EDUWH_PSEUDONYM_KEY_FILE")):
@@ -212,6 +221,29 @@ def main() -> None:
     if "tiny" in sizes and "national" in sizes:
         write_results(args.results, results, work, args.years)
         print(args.results.read_text(encoding="utf-8").splitlines()[-1])
+
+
+def breakdown(r: dict[str, Measured]) -> str:
+    """The national year's wall time by phase: P's loads (read = transcode + HMAC + typing + rule columns into
+    the staging file; validate = the Great Expectations suite; load = the transactional swap into the
+    warehouse), dbt, publishing and start-up, beside D's steps."""
+    p, d = r["P year"].output, r["D year"].output
+    lines = ["| P year: phase | s | D year: step | s |", "|---|---|---|---|"]
+    left = [(f"{x['asset']} read / validate / swap", f"{x['read']} / {x['validate']} / {x['load']}")
+            for x in p.get("loads", [])]
+    ingest_runs = sum(x["seconds"] for x in p.get("ingest_runs", []))
+    phases = sum(x["read"] + x["validate"] + x["load"] for x in p.get("loads", []))
+    left += [
+        ("ingest runs: Dagster, hashing files, load log", f"{ingest_runs - phases:.1f}"),
+        ("dbt build (every model and test)", f"{p.get('dbt_seconds')}"),
+        ("publishing (Parquet, analysts' DuckDB file)", f"{p.get('publish_seconds')}"),
+        ("start-up (imports, definitions)", f"{p.get('startup_seconds')}"),
+    ]
+    right = [(k, f"{v:.1f}") for k, v in d.get("seconds", {}).items()]
+    for i in range(max(len(left), len(right))):
+        a, b = left[i] if i < len(left) else ("", ""), right[i] if i < len(right) else ("", "")
+        lines.append(f"| {a[0]} | {a[1]} | {b[0]} | {b[1]} |")
+    return "\n".join(lines)
 
 
 def write_results(path: Path, r: dict[str, Measured], work: Path, years: int) -> None:
@@ -272,6 +304,10 @@ The three agree on every figure of `school_year_results` (`tests/test_bench_path
 `year` = the {years}th national year alone in a fresh warehouse; `five` = years 1–{years - 1} loaded;
 `increment` = the {years}th year added to those five (P: its ingest run, then the marts over all years);
 `Pd six` = pandas over all {years} years.
+
+## Where the time goes
+
+{breakdown(r)}
 
 ## Ratios and targets
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
@@ -27,6 +28,9 @@ SUPPRESSED_COLUMN = "is_suppressed"
 SUPPRESSED_LABEL = "Значения скрыты: мало участников"
 TARGETS_ENV = "EDUWH_PUBLISH_TARGETS"
 TARGETS = ("parquet", "analyst_duckdb", "postgres")
+
+
+PARQUET_BATCH_ROWS = 1 << 17  # rows per batch streamed from DuckDB to Parquet
 
 
 def publishing_config() -> dict:
@@ -90,11 +94,13 @@ def _select_sql(mart: MartSpec, columns: list[str], min_cell_size: int) -> str:
 
 
 def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path, min_cell_size: int) -> dict:
+    """Stream the mart into its Parquet file batch by batch: memory stays bounded however many school years
+    the mart holds (school_dynamics: tens of millions of rows over six national years)."""
     columns = [r[0] for r in con.execute(f"describe {mart.relation}").fetchall()]
-    table = con.sql(_select_sql(mart, columns, min_cell_size)).to_arrow_table()
+    reader = con.sql(_select_sql(mart, columns, min_cell_size)).to_arrow_reader(PARQUET_BATCH_ROWS)
     labels = {**mart.column_labels, SUPPRESSED_COLUMN: SUPPRESSED_LABEL}
     schema = pa.schema(
-        [f.with_metadata({"label_ru": labels.get(f.name, f.name)}) for f in table.schema],
+        [f.with_metadata({"label_ru": labels.get(f.name, f.name)}) for f in reader.schema],
         metadata={
             "mart": mart.name,
             "label_ru": mart.label_ru,
@@ -103,21 +109,25 @@ def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: P
             "column_labels_ru": json.dumps(labels, ensure_ascii=False),
         },
     )
-    table = table.cast(schema)
     marts_dir.mkdir(parents=True, exist_ok=True)
     target = marts_dir / f"{mart.name}.parquet"
     partial = marts_dir / f".{mart.name}.parquet.partial"
-    pq.write_table(table, partial)
+    rows = suppressed = 0
+    with pq.ParquetWriter(partial, schema) as writer:
+        for batch in reader:
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+            rows += batch.num_rows
+            if SUPPRESSED_COLUMN in schema.names:
+                suppressed += pc.sum(batch.column(SUPPRESSED_COLUMN).cast(pa.int64())).as_py() or 0
     os.replace(partial, target)
-    suppressed = int(sum(table.column(SUPPRESSED_COLUMN).to_pylist())) if SUPPRESSED_COLUMN in table.column_names else 0
-    return {"path": str(target), "rows": table.num_rows, "rows_suppressed": suppressed}
+    return {"path": str(target), "rows": rows, "rows_suppressed": suppressed}
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def build_analyst_database(parquet_paths: list[Path], target: Path) -> dict:
+def build_analyst_database(parquet_paths: list[Path], target: Path, memory_limit: str | None = None) -> dict:
     """One DuckDB file with every published mart as a table, commented in Russian, built aside and renamed
     over the previous file. An analyst's session open on the previous file keeps reading it undisturbed."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +136,7 @@ def build_analyst_database(parquet_paths: list[Path], target: Path) -> dict:
         leftover.unlink(missing_ok=True)
     published_at = datetime.now(UTC).replace(tzinfo=None)
     tables = []
-    with duckdb.connect(str(partial)) as con:
+    with duckdb.connect(str(partial), config={"memory_limit": memory_limit} if memory_limit else {}) as con:
         con.execute(
             "create table _publication (mart varchar primary key, label_ru varchar, description varchar, "
             "rows bigint, min_cell_size integer, published_at timestamp)"

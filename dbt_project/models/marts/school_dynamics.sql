@@ -17,11 +17,41 @@ scales as (
     select * from {{ ref('int_procedure_scales') }}
 ),
 
+-- the previous two school years of the same school and procedure, by window over the wide rows (one sort of
+-- school_year_results) before they are made long: self-joins of the long rows over six national years spilled
+-- gigabytes and took a minute
+with_scale as (
+    select
+        results.*,
+        cast(substring(results.school_year, 1, 4) as {{ dbt.type_int() }}) as year_start,
+        scales.max_primary_score
+    from results
+    left join scales
+        on results.school_year = scales.school_year and results.procedure_id = scales.procedure_id
+),
+
+windowed as (
+    select
+        with_scale.*,
+        lag(year_start, 1) over by_series as lag1_year_start,
+        lag(school_year, 1) over by_series as lag1_school_year,
+        lag(participants, 1) over by_series as lag1_participants,
+        lag(max_primary_score, 1) over by_series as lag1_max_primary_score,
+        lag(year_start, 2) over by_series as lag2_year_start,
+        lag(max_primary_score, 2) over by_series as lag2_max_primary_score,
+        {%- for indicator in indicators %}
+        lag({{ indicator }}, 1) over by_series as lag1_{{ indicator }},
+        lag({{ indicator }}, 2) over by_series as lag2_{{ indicator }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from with_scale
+    window by_series as (partition by school_login, procedure_id order by year_start)
+),
+
 long as (
     {%- for indicator in indicators %}
     select
         school_year,
-        cast(substring(school_year, 1, 4) as {{ dbt.type_int() }}) as year_start,
+        year_start,
         school_login,
         school_name,
         municipality_name,
@@ -31,9 +61,18 @@ long as (
         subject_name,
         participants,
         reliability_band,
+        max_primary_score,
+        lag1_year_start,
+        lag1_school_year,
+        lag1_participants,
+        lag1_max_primary_score,
+        lag2_year_start,
+        lag2_max_primary_score,
         '{{ indicator }}' as indicator,
-        cast({{ indicator }} as double precision) as indicator_value
-    from results
+        cast({{ indicator }} as double precision) as indicator_value,
+        cast(lag1_{{ indicator }} as double precision) as lag1_value,
+        cast(lag2_{{ indicator }} as double precision) as lag2_value
+    from windowed
     where {{ indicator }} is not null
     {%- if indicator == 'below_minimum_pct' %}
         -- ОГЭ: the share below the minimum is the share of «2», already an indicator
@@ -43,35 +82,27 @@ long as (
     {%- endfor %}
 ),
 
-with_scale as (
-    select
-        long.*,
-        scales.max_primary_score
-    from long
-    left join scales
-        on long.school_year = scales.school_year and long.procedure_id = scales.procedure_id
-),
-
 joined as (
     select
-        cur.*,
-        prev.school_year as previous_school_year,
-        prev.participants as previous_participants,
-        prev.indicator_value as raw_previous_value,
-        prev.max_primary_score as previous_max_primary_score,
-        before.indicator_value as value_two_years_before,
-        before.max_primary_score as max_primary_score_two_years_before
-    from with_scale as cur
-    left join with_scale as prev
-        on cur.school_login = prev.school_login
-        and cur.procedure_id = prev.procedure_id
-        and cur.indicator = prev.indicator
-        and prev.year_start = cur.year_start - 1
-    left join with_scale as before
-        on cur.school_login = before.school_login
-        and cur.procedure_id = before.procedure_id
-        and cur.indicator = before.indicator
-        and before.year_start = cur.year_start - 2
+        long.*,
+        -- the previous value is that of exactly one school year back (a school may skip a year) where the
+        -- indicator was reported; the value two years back, of exactly two school years back
+        case when lag1_year_start = year_start - 1 and lag1_value is not null then lag1_school_year end
+            as previous_school_year,
+        case when lag1_year_start = year_start - 1 and lag1_value is not null then lag1_participants end
+            as previous_participants,
+        case when lag1_year_start = year_start - 1 then lag1_value end as raw_previous_value,
+        case when lag1_year_start = year_start - 1 and lag1_value is not null then lag1_max_primary_score end
+            as previous_max_primary_score,
+        case
+            when lag1_year_start = year_start - 2 then lag1_value
+            when lag2_year_start = year_start - 2 then lag2_value
+        end as value_two_years_before,
+        case
+            when lag1_year_start = year_start - 2 then lag1_max_primary_score
+            when lag2_year_start = year_start - 2 then lag2_max_primary_score
+        end as max_primary_score_two_years_before
+    from long
 ),
 
 compared as (

@@ -41,8 +41,11 @@ def build_parquet_asset(mart: MartSpec) -> dg.AssetsDefinition:
     )
     def _publish(context: dg.AssetExecutionContext, warehouse_files: WarehouseResource) -> dg.MaterializeResult:
         settings = warehouse_files.settings
-        min_cell_size = int(publishing_config()["min_cell_size"])
-        with warehouse.connect(settings.warehouse_path, read_only=True) as con:
+        config = publishing_config()
+        min_cell_size = int(config["min_cell_size"])
+        with warehouse.connect(
+            settings.warehouse_path, read_only=True, memory_limit=config.get("duckdb_memory_limit")
+        ) as con:
             published = publish_parquet(con, mart, settings.marts_dir, min_cell_size)
         context.log.info(
             f"опубликовано / published {mart.name}: {published['rows']:,} строк/rows "
@@ -65,7 +68,7 @@ def build_analyst_database_asset(marts: list[MartSpec], path: str) -> dg.AssetsD
     def analyst_database(context: dg.AssetExecutionContext, warehouse_files: WarehouseResource):
         marts_dir = warehouse_files.settings.marts_dir
         parquet = [marts_dir / f"{m.name}.parquet" for m in marts if (marts_dir / f"{m.name}.parquet").exists()]
-        built = build_analyst_database(parquet, marts_dir / path)
+        built = build_analyst_database(parquet, marts_dir / path, publishing_config().get("duckdb_memory_limit"))
         context.log.info(f"опубликовано / published {built['tables']} витрин/marts → {built['path']}")
         return dg.MaterializeResult(metadata=built)
 
