@@ -133,8 +133,8 @@ def checked_select(
     spec: SourceSpec, school_year: str, present: list[str], where: str | None = None
 ) -> tuple[str, list[Rule]]:
     """The SELECT turning a block of text cells (relation `block`) into rows of `checked`, and the rules the
-    contract runs on them. Pupil codes are hashed first (`cells`), so raw codes never reach the file; `where`
-    drops rows before anything else (a header line repeated inside the file)."""
+    contract runs on them. Pupil codes are hashed in the first step that reads them (`src`), so raw codes
+    never reach the file; `where` drops rows before anything else (a header line repeated inside the file)."""
     rules: list[Rule] = []
     tokens = ", ".join(lit(v) for v in spec.null_values)
     value_columns = [c for c in spec.columns if not c.name.startswith("q__")]
