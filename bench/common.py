@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.lib.readers import detect_encoding
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
 DBT_PROJECT_YML = REPO_ROOT / "dbt_project" / "dbt_project.yml"
@@ -97,18 +99,8 @@ def export_file(raw_dir: Path, source: str, school_year: str) -> Path:
 
 
 def sniff_encoding(path: Path) -> str:
-    """'utf-8-sig' (BOM), 'utf-8' or 'cp1251': the encodings regional exports come in. Like the pipeline's
-    `encoding: auto`, it looks at the first 64 KiB only."""
-    with path.open("rb") as f:
-        head = f.read(1 << 16)
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
-            return "cp1251"
-    return "utf-8"
+    """'utf-8-sig' (BOM), 'utf-8' or 'cp1251', decided as the pipeline's `encoding: auto` decides it."""
+    return detect_encoding(path, "auto")
 
 
 def header_names(path: Path, encoding: str, separator: str = ";") -> list[str]:
