@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipelines.lib.ingest import check_export, registry_logins
+from pipelines.lib.ingest import check_export, load_registry
 from pipelines.lib.readers import ExportReadError
 from pipelines.lib.sources import load_sources
 from pipelines.settings import Settings
@@ -25,14 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec, path, school_year = specs[args[0]], Path(args[1]), args[2]
     settings = Settings.from_env()
-    logins = (
-        registry_logins(settings, school_year) if spec.registry_match and settings.warehouse_path.exists() else None
+    registry = (
+        load_registry(settings, spec, school_year) if spec.registry_match and settings.warehouse_path.exists() else []
     )
-    if spec.registry_match and not logins:
+    if spec.registry_match and not registry:
         print(f"(реестр ОО {school_year} не загружен: проверка школ по реестру покажет все школы неизвестными)")
     with tempfile.TemporaryDirectory() as work:
         try:
-            frame, result, load = check_export(spec, path, school_year, Path(work), logins)
+            frame, result, load = check_export(spec, path, school_year, Path(work), registry)
         except ExportReadError as exc:
             print(f"НЕ ЧИТАЕТСЯ / UNREADABLE: {exc}")
             return 1

@@ -10,12 +10,12 @@ from pathlib import Path
 import yaml
 
 from pipelines.lib.pseudonymise import create_key_file
-from pipelines.settings import CONFIG_DIR, Settings
+from pipelines.settings import Settings, config_dir
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    default = yaml.safe_load((CONFIG_DIR / "ingest.yaml").read_text(encoding="utf-8"))["default_key_file"]
+    default = yaml.safe_load((config_dir() / "ingest.yaml").read_text(encoding="utf-8"))["default_key_file"]
     path = Path(args[0] if args else default).expanduser()
     if create_key_file(path, Settings.from_env().data_dir):
         print(f"Ключ создан / key written: {path} (права 600). Храните его в секрете и не теряйте.")

@@ -1,6 +1,7 @@
 """Where the warehouse keeps its files. One environment variable moves them all.
 
-EDUWH_DATA_DIR (default: <repo>/data) holds raw/, marts/, quarantine/, sample_truth/ and warehouse.duckdb.
+EDUWH_DATA_DIR (default: <repo>/data) holds raw/, marts/, quarantine/, sample_truth/ and warehouse.duckdb;
+EDUWH_CONFIG_DIR (default: pipelines/config) the configuration.
 dbt reads the same variable in dbt_project/profiles.yml, so Dagster and dbt always open the same file.
 """
 
@@ -13,9 +14,17 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.lib.config_schema import validate_operations
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-CONFIG_DIR = Path(__file__).resolve().parent / "config"
+CONFIG_DIR = Path(__file__).resolve().parent / "config"  # the shipped configuration
+
+
+def config_dir() -> Path:
+    """Where the configuration is read from: EDUWH_CONFIG_DIR (a region's own copy of pipelines/config/), else
+    the shipped pipelines/config/. Read at call time, so a test or a deployment can point elsewhere."""
+    return Path(os.environ.get("EDUWH_CONFIG_DIR", CONFIG_DIR)).resolve()
 
 
 @dataclass(frozen=True)
@@ -49,5 +58,8 @@ class Settings:
 
 @cache
 def operations_config() -> dict:
-    """pipelines/config/operations.yaml: sensor, schedule and retry settings."""
-    return yaml.safe_load((CONFIG_DIR / "operations.yaml").read_text(encoding="utf-8"))
+    """pipelines/config/operations.yaml: sensor, schedule and retry settings (checked: a misspelt key fails)."""
+    path = config_dir() / "operations.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    validate_operations(raw, path)
+    return raw

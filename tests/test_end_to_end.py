@@ -198,7 +198,8 @@ def test_warehouse_keeps_docs_and_the_load_log(loaded_region):
 
 
 def test_the_seed_000_survey_figures_come_back_from_the_raw_answers(loaded_region):
-    """DOMAIN.md §4: support 3.71, effectiveness 3.67, comfort 3.33, satisfaction 3.67, split 1 / 5 / 1."""
+    """The municipal monitoring report's figures: support 3.71, effectiveness 3.67, comfort 3.33, satisfaction 3.67,
+    split 1 / 5 / 1 (docs/indicators.md, survey_results)."""
     region, _, _ = loaded_region
     with duckdb.connect(str(region.settings.warehouse_path), read_only=True) as con:
 

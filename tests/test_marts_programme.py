@@ -74,7 +74,8 @@ def test_seed_of_answer_options_matches_the_questionnaire_configs():
 
 
 def test_survey_results_reproduce_the_seed_000_figures(survey_results):
-    """DOMAIN.md §4: ШНОР support 3.71, mentor effectiveness 3.67, comfort 3.33, satisfaction 3.67; 1 / 5 / 1."""
+    """The municipal monitoring report's figures: ШНОР support 3.71, mentor effectiveness 3.67, comfort 3.33,
+    satisfaction 3.67; satisfaction split 1 / 5 / 1."""
     year = survey_results.filter(pl.col("school_year") == SEED_YEAR)
     mean = {(q, c): m for q, c, m in year.select("questionnaire", "question_code", "mean_score").iter_rows()}
     assert mean[("shnor_mentoring", "mentor_support")] == 3.71

@@ -30,6 +30,7 @@ from pipelines.lib.staging import Rule
 
 MAX_ROWS_IN_MESSAGE = 5
 SOURCE_ROW = "_source_row"
+SOURCE_FILE = "_source_file"
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
@@ -60,13 +61,19 @@ class Violation:
     rows: tuple[tuple[int, Any], ...]  # (row in the file, value) for the first rows
     detail: str  # the rule in words: Russian / English
     unexpected_percent: float | None = None
+    files: tuple[str, ...] = ()  # the file of each of `rows`, when a load reads several files
 
     def describe(self) -> str:
         cols = ", ".join(f"«{h}» ({c})" for c, h in zip(self.columns, self.headers, strict=True)) or "—"
+        files = self.files or (None,) * len(self.rows)
+
+        def where(r: int, f: str | None) -> str:
+            return f"файл/file {f}, строка/row {r}" if f else f"строка/row {r}"
+
         rows = (
             "; ".join(
-                f"строка/row {r}: {v!r}" if v is not None else f"строка/row {r}"
-                for r, v in self.rows[:MAX_ROWS_IN_MESSAGE]
+                f"{where(r, f)}: {v!r}" if v is not None else where(r, f)
+                for (r, v), f in zip(self.rows[:MAX_ROWS_IN_MESSAGE], files, strict=False)
             )
             or "весь файл/whole file"
         )
@@ -149,6 +156,7 @@ def validate_staged(
     memory_limit: str | None = None,
     key_column: str | None = None,
     keyed_headers: dict[tuple[str, str], str] | None = None,
+    several_files: bool = False,
 ) -> ContractResult:
     """Run the rules on `checked` in the staging file. With a GE project root, the suite, the result and the
     Data Docs are kept there (<root>/gx/uncommitted/data_docs/local_site/index.html)."""
@@ -178,7 +186,11 @@ def validate_staged(
             result_format={
                 "result_format": "SUMMARY",
                 # long layouts: the key says which of the wide row's cells a violating row came from
-                "unexpected_index_column_names": [SOURCE_ROW, *([key_column] if key_column else [])],
+                "unexpected_index_column_names": [
+                    SOURCE_ROW,
+                    *([SOURCE_FILE] if several_files else []),
+                    *([key_column] if key_column else []),
+                ],
                 "partial_unexpected_count": MAX_ROWS_IN_MESSAGE,
             },
         )
@@ -213,6 +225,9 @@ def validate_staged(
             for item in index_list[:MAX_ROWS_IN_MESSAGE]
             if isinstance(item, dict)
         )
+        files = tuple(
+            str(item.get(SOURCE_FILE)) for item in index_list[:MAX_ROWS_IN_MESSAGE] if isinstance(item, dict)
+        )
         first_key = next((str(i[key_column]) for i in index_list if isinstance(i, dict) and key_column in i), None)
 
         def header_of(c: str, key: str | None = first_key) -> str:
@@ -227,6 +242,7 @@ def validate_staged(
                 rows=rows,
                 detail=f"{meta.get('rule_ru', '')} / {meta.get('rule_en', '')}",
                 unexpected_percent=res.get("unexpected_percent"),
+                files=files if several_files else (),
             )
         )
     return ContractResult(

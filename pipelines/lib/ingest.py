@@ -1,6 +1,7 @@
-"""Load one source's file for one school year: read, stage, check the contract, then load or quarantine.
+"""Load one source's files of one school year: read, stage, check the contract, then load or quarantine.
 
-    data/raw/<source folder>/<school year>/<file>            (only ever read)
+    data/raw/<source folder>/<school year>/<files>           (only ever read; several files load as one)
+    data/raw/<source folder>/<any folder>/<files>            (a multi-year source: each row's year from a column)
         -> read_export / stream_export: text cells under canonical names
         -> staging file data/staging/<source>/<year>/<load>.duckdb: `checked`, built block by block (pupil
            codes pseudonymised on the way in, typed values, one column per rule)
@@ -12,7 +13,9 @@
            ingest.rejected_rows, marks the previous load superseded and logs this one
         -> the staging file is deleted
 
-The same file (sha256) under the same contract version is not loaded twice.
+The same files (sha256) under the same contract version, matched against the same registry load, are not loaded
+twice. Schools are matched to the registry of the row's school year by Логин ОО, ОГРН, ИНН or name
+(registry_match.by); rows carry the matched login, whatever identified them in the file.
 """
 
 from __future__ import annotations
@@ -27,25 +30,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import yaml
 
 from pipelines.lib import warehouse
+from pipelines.lib.config_schema import validate_ingest
 from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate_staged
 from pipelines.lib.pseudonymise import load_key
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, key_column, read_export, stream_export
-from pipelines.lib.sources import SourceSpec
+from pipelines.lib.registry_match import explain_unmatched, normalise_school_name, registry_keys, registry_rows
+from pipelines.lib.sources import SourceSpec, families
 from pipelines.lib.staging import (
+    MATCH_KEY,
+    SOURCE_FILE,
     Rule,
     first_duplicates,
     lit,
     open_stage,
     q,
+    school_year_sql,
     stage_answer_options,
     stage_checked,
     stage_registry,
 )
-from pipelines.settings import CONFIG_DIR, Settings
+from pipelines.settings import Settings, config_dir
 
 Progress = Callable[[str], None]
 REGISTRY_SOURCE = "school_registry"
@@ -77,10 +86,14 @@ class LoadResult:
     validation_seconds: float = 0.0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # read (incl. staging), validate, load
+    files: tuple[Path, ...] = ()  # the files of the load (several when a folder holds parts)
 
 
 def ingest_settings() -> dict:
-    return yaml.safe_load((CONFIG_DIR / "ingest.yaml").read_text(encoding="utf-8"))
+    path = config_dir() / "ingest.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    validate_ingest(raw, path)
+    return raw
 
 
 def sha256_of(path: Path) -> str:
@@ -92,47 +105,99 @@ def sha256_of(path: Path) -> str:
 
 
 def export_files(spec: SourceSpec, settings: Settings, school_year: str) -> list[Path]:
-    folder = settings.raw_dir / spec.folder / school_year
-    return sorted(p for p in folder.glob(spec.file_glob) if p.is_file() and not p.name.startswith(("~$", ".")))
+    """The files of a source's school year: every file in data/raw/<folder>/<school year>/ (one per municipality,
+    or parts: they load together). A multi-year source's files lie in any folder under data/raw/<folder>/ and
+    each holds some school years; all of them are read for any of its years."""
+    pattern = f"*/{spec.file_glob}" if spec.multi_year else f"{school_year}/{spec.file_glob}"
+    folder = settings.raw_dir / spec.folder
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith(("~$", ".")))
 
 
-def find_export(spec: SourceSpec, settings: Settings, school_year: str) -> Path:
+def find_exports(spec: SourceSpec, settings: Settings, school_year: str) -> list[Path]:
     files = export_files(spec, settings, school_year)
-    if len(files) != 1:
-        folder = settings.raw_dir / spec.folder / school_year
-        found = ", ".join(p.name for p in files) or "none"
+    if not files:
+        where = settings.raw_dir / spec.folder / ("*" if spec.multi_year else school_year)
         raise FileNotFoundError(
-            f"{folder}: ожидался один файл {spec.file_glob} источника «{spec.title_ru}», найдено: {found} / "
-            f"expected exactly one {spec.file_glob} file of source {spec.name}, found: {found}"
+            f"{where}: нет файлов {spec.file_glob} источника «{spec.title_ru}» / "
+            f"no {spec.file_glob} file of source {spec.name}"
         )
-    return files[0]
+    return files
+
+
+def school_years_in(spec: SourceSpec, path: Path) -> list[str]:
+    """The school years a multi-year source's file holds (read as the load reads them)."""
+    frame = read_export(spec, path, spec.multi_year.last_school_year or "").frame
+    column = frame.select(pl.col(spec.multi_year.column).alias("v"))
+    con = duckdb.connect()
+    try:
+        con.register("cells", column.to_arrow())
+        sql = f"select distinct {school_year_sql('v', spec.multi_year.format)} as y from cells where v is not null"
+        return sorted(y for (y,) in con.execute(sql).fetchall() if y)
+    finally:
+        con.close()
+
+
+def combined_sha256(digests: list[str]) -> str:
+    """One file: its SHA-256. Several: the SHA-256 of their SHA-256s in file order (a load's identity)."""
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def write_survey_answer_options(con, specs: dict[str, SourceSpec]) -> None:
+    """raw.survey_answer_options from the questionnaires and survey_scales.yaml: every answer option of every
+    closed question, in the form's order, with its score and whether it counts in the top-2 box. The marts read
+    it; nothing else holds a copy of the options."""
+    rows = []
+    for spec in specs.values():
+        if not spec.survey:
+            continue
+        for question in spec.survey.questions:
+            if question.type == "text":
+                continue
+            for order, (text, score) in enumerate(spec.survey.answer_options(question).items(), start=1):
+                top = spec.survey.is_top_box(question, text)
+                rows.append((spec.survey.questionnaire, question.code, question.type, question.scale, order, text, score, top))
+    with warehouse.transaction(con):
+        con.execute(
+            "create or replace table raw.survey_answer_options (questionnaire varchar, question_code varchar, "
+            "question_type varchar, scale_code varchar, option_order integer, answer_text varchar, "
+            "answer_score double, is_top_box boolean)"
+        )
+        if rows:
+            con.executemany("insert into raw.survey_answer_options values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def ensure_source_tables(settings: Settings, specs: dict[str, SourceSpec]) -> None:
-    """Every source's raw table, empty until its first file: dbt builds before a family's first file arrives
-    (a region without surveys, a benchmark with pupil files only)."""
+    """Every family's raw table (the union of its sources' columns), empty until its first file: dbt builds
+    before a family's first file arrives (a region without surveys, a benchmark with pupil files only); and
+    the survey answer options derived from the questionnaires."""
     with warehouse.connect(settings.warehouse_path) as con:
-        for spec in specs.values():
-            warehouse.ensure_raw_table(con, spec.table, spec.output_columns + [(k, "varchar") for k in spec.constants])
+        for members in families(specs).values():
+            columns = {name: sql_type for spec in members for name, sql_type in spec.raw_columns}
+            warehouse.ensure_raw_table(con, members[0].table, list(columns.items()))
+        write_survey_answer_options(con, specs)
 
 
-def registry_logins(settings: Settings, school_year: str) -> set[str]:
+def load_registry(settings: Settings, spec: SourceSpec, school_year: str) -> list[tuple]:
+    """The registry rows a load matches against: its school year's, or every year's for a multi-year source."""
     with warehouse.connect(settings.warehouse_path) as con:
-        if not warehouse.table_exists(con, "raw.school_registry"):
-            return set()
-        rows = con.execute("select school_login from raw.school_registry where school_year = ?", [school_year])
-        return {r[0] for r in rows.fetchall()}
+        return registry_rows(con, None if spec.multi_year else [school_year])
+
+
+class NoRowsForYear(Exception):
+    """A multi-year source's files hold no row of the school year asked for: nothing to load."""
 
 
 @dataclass
 class _Load:
-    """What one load knows as it goes; turns into the log row."""
+    """What one load knows as it goes; turns into the log rows."""
 
     spec: SourceSpec
     settings: Settings
     school_year: str
-    path: Path
-    digest: str
+    paths: list[Path]
+    digests: list[str]
     load_id: str
     started: object
     rows_read: int | None = None
@@ -140,8 +205,26 @@ class _Load:
     headers: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     registry_load_id: str | None = None
+    registry: list[tuple] = field(default_factory=list)  # registry rows matched against
     keyed_headers: dict[tuple[str, str], str] = field(default_factory=dict)
+    rows_per_file: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: read, validate, load
+
+    @property
+    def digest(self) -> str:
+        return combined_sha256(self.digests)
+
+    @property
+    def path(self) -> Path:
+        """The file, or for a load of several files the folder holding them."""
+        if len(self.paths) == 1:
+            return self.paths[0]
+        parents = {p.parent for p in self.paths}
+        return parents.pop() if len(parents) == 1 else self.paths[0].parent.parent
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if len(self.paths) == 1 else f"{self.path} ({', '.join(p.name for p in self.paths)})"
 
     def log_row(self, status: str, rows_loaded: int, rows_rejected: int | None, match_rate=None, message=None) -> dict:
         return {
@@ -150,12 +233,14 @@ class _Load:
             "school_year": self.school_year,
             "file_path": str(self.path),
             "file_sha256": self.digest,
-            "file_size_bytes": self.path.stat().st_size,
+            "file_size_bytes": sum(p.stat().st_size for p in self.paths),
+            "files": len(self.paths),
             "rows_read": self.rows_read,
             "rows_loaded": rows_loaded,
             "rows_rejected": rows_rejected,
             "rows_dropped": sum(self.dropped.values()),
             "match_rate": match_rate,
+            "match_method": self.spec.registry_match.by if self.spec.registry_match else None,
             "contract_version": self.spec.contract_version,
             "status": status,
             "message": message,
@@ -163,6 +248,18 @@ class _Load:
             "started_at": self.started,
             "finished_at": warehouse.now(),
         }
+
+    def file_rows(self) -> list[dict]:
+        return [
+            {
+                "load_id": self.load_id,
+                "file_path": str(p),
+                "file_sha256": d,
+                "file_size_bytes": p.stat().st_size,
+                "rows_read": self.rows_per_file.get(p.name),
+            }
+            for p, d in zip(self.paths, self.digests, strict=True)
+        ]
 
     @property
     def quarantine_folder(self) -> Path:
@@ -175,10 +272,16 @@ class _Load:
 
 def _report(load: _Load, reason: str, violations: list[Violation], copied: bool) -> str:
     spec = load.spec
+    others = (
+        f" Файлы загружаются вместе: ни один из {len(load.paths)} не загружен. / The {len(load.paths)} files load "
+        "together: none was loaded."
+        if len(load.paths) > 1
+        else ""
+    )
     lines = [
-        f"Файл {load.path} (источник «{spec.title_ru}», {load.school_year}) не загружен: {reason}.",
+        f"Файл {load.label} (источник «{spec.title_ru}», {load.school_year}) не загружен: {reason}.{others}",
         (
-            f"File {load.path} (source {spec.name}, {load.school_year}) was not loaded: it breaks contract "
+            f"File {load.label} (source {spec.name}, {load.school_year}) was not loaded: it breaks contract "
             f"{spec.name} v{spec.contract_version} ({spec.config_path.name if spec.config_path else spec.name})."
         ),
     ]
@@ -203,7 +306,8 @@ def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result
     target = folder / f"{load.stamp}__{load.path.name}"
     copied = not load.spec.pseudonymise
     if copied:
-        shutil.copy2(load.path, target)
+        for path in load.paths:
+            shutil.copy2(path, folder / f"{load.stamp}__{path.name}" if len(load.paths) > 1 else target)
     message = _report(load, reason, violations, copied)
     Path(f"{target}.report.txt").write_text(message + "\n", encoding="utf-8")
     Path(f"{target}.validation.json").write_text(
@@ -216,6 +320,7 @@ def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result
             "headers": v.headers,
             "unexpected_count": v.unexpected_count,
             "rows": v.rows,
+            "files": v.files,
             "detail": v.detail,
         }
         for v in violations
@@ -236,14 +341,16 @@ def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result
                 "quarantined_at": warehouse.now(),
             },
             load.log_row("quarantined", 0, load.rows_read, message=reason),
+            load.file_rows(),
         )
     return ContractViolation(message, target, violations)
 
 
-def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress | None) -> list[Rule]:
-    spec, path = load.spec, load.path
+def _stage_streamed(load: _Load, path: Path, con, key, block_bytes: int, progress: Progress | None) -> list[Rule]:
+    spec = load.spec
     export = stream_export(spec, path, load.school_year, block_bytes)
-    load.headers, load.ignored = export.headers, export.ignored_headers
+    load.headers = {**export.headers, **load.headers}
+    load.ignored += export.ignored_headers
     size = path.stat().st_size
     last = [0.0]
 
@@ -257,11 +364,21 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
             )
 
     staged = stage_checked(
-        con, spec, load.school_year, list(export.headers), export.batches(), key, export.headers, report, trimmed=True
+        con,
+        spec,
+        load.school_year,
+        list(export.headers),
+        export.batches(),
+        key,
+        export.headers,
+        report,
+        trimmed=True,
+        source_file=path.name,
     )
     if staged.repeated_headers:
-        load.dropped["повтор строки заголовка / repeated header row"] = staged.repeated_headers
-    load.rows_read = staged.rows + len(export.invalid_rows)
+        reason = "повтор строки заголовка / repeated header row"
+        load.dropped[reason] = load.dropped.get(reason, 0) + staged.repeated_headers
+    load.rows_per_file[path.name] = staged.rows + len(export.invalid_rows)
     if export.invalid_rows:
         # the line's text is not shown: it may hold a raw pupil code
         line, fields = export.invalid_rows[0]
@@ -279,26 +396,28 @@ def _stage_streamed(load: _Load, con, key, block_bytes: int, progress: Progress 
 def load_school_year(
     spec: SourceSpec, settings: Settings, school_year: str, progress: Progress | None = None
 ) -> LoadResult:
-    """Load the source's file of one school year, or quarantine it and raise ContractViolation."""
+    """Load the source's files of one school year (one load, however many files), or quarantine them and raise
+    ContractViolation. A multi-year source loads the rows of that school year from all its files."""
     t0 = time.perf_counter()
     started = warehouse.now()
-    path = find_export(spec, settings, school_year)
-    digest = sha256_of(path)
+    paths = find_exports(spec, settings, school_year)
+    digests = [sha256_of(p) for p in paths]
     load_id = f"{spec.name}:{school_year}:{started:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:8]}"
-    load = _Load(spec, settings, school_year, path, digest, load_id, started)
+    load = _Load(spec, settings, school_year, paths, digests, load_id, started)
 
     with warehouse.connect(settings.warehouse_path) as con:
-        warehouse.ensure_raw_table(con, spec.table, spec.output_columns + [(k, "varchar") for k in spec.constants])
+        warehouse.ensure_raw_table(con, spec.table, spec.raw_columns)
         current = warehouse.current_load(con, spec.name, school_year)
         registry = warehouse.current_load(con, REGISTRY_SOURCE, school_year) if spec.registry_match else None
     load.registry_load_id = registry[0] if registry else None
-    # nothing new: the same file, under the same contract, matched against the same registry
-    if current is not None and current[1:] == (digest, spec.contract_version, load.registry_load_id):
-        return LoadResult(current[0], spec.name, school_year, path, digest, 0, 0, 0, (), unchanged=True)
+    # nothing new: the same files, under the same contract, matched against the same registry
+    if current is not None and current[1:] == (load.digest, spec.contract_version, load.registry_load_id):
+        return LoadResult(current[0], spec.name, school_year, load.path, load.digest, 0, 0, 0, (), unchanged=True)
 
     config = ingest_settings()
     key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
-    logins = registry_logins(settings, school_year) if spec.registry_match else None
+    if spec.registry_match:
+        load.registry = load_registry(settings, spec, school_year)
     stage_dir = settings.data_dir / "staging" / spec.name / school_year
     for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source and year
         stale.unlink()
@@ -306,13 +425,15 @@ def load_school_year(
     try:
         try:
             t_read = time.perf_counter()
-            rules = _stage(load, stage_path, config, key, logins, progress)
+            rules = _stage(load, stage_path, config, key, progress)
             load.timings["read"] = time.perf_counter() - t_read
         except ExportReadError as exc:
             columns = (exc.column,) if exc.column else ()
             rows = ((exc.row, None),) if exc.row else ()
-            violation = Violation("read_export", columns, columns, 1, rows, exc.message_en)
-            raise _quarantine(load, exc.message_ru, [violation], None) from exc
+            files = (exc.path.name,) * len(rows) if len(load.paths) > 1 else ()
+            violation = Violation("read_export", columns, columns, 1, rows, exc.message_en, files=files)
+            where = f" (файл {exc.path.name})" if len(load.paths) > 1 else ""
+            raise _quarantine(load, exc.message_ru + where, [violation], None) from exc
 
         result = validate_staged(
             f"{spec.name}.v{spec.contract_version}",
@@ -320,11 +441,12 @@ def load_school_year(
             stage_path,
             rules,
             load.headers,
-            str(path),
+            load.label,
             settings.data_dir,
             config["duckdb_memory_limit"],
             key_column(spec),
             load.keyed_headers,
+            several_files=len(load.paths) > 1,
         )
         load.timings["validate"] = result.seconds
         if not result.success:
@@ -342,8 +464,8 @@ def load_school_year(
         load_id,
         spec.name,
         school_year,
-        path,
-        digest,
+        load.path,
+        load.digest,
         load.rows_read or 0,
         loaded,
         result.expectations,
@@ -354,38 +476,67 @@ def load_school_year(
         match_rate=match_rate,
         validation_seconds=result.seconds,
         seconds=time.perf_counter() - t0,
+        files=tuple(load.paths),
     )
 
 
-def _stage(load: _Load, stage_path: Path, config: dict, key, logins, progress: Progress | None) -> list[Rule]:
-    """Read the file into the staging file's `checked` table; return the contract's rules."""
+def _stage(load: _Load, stage_path: Path, config: dict, key, progress: Progress | None) -> list[Rule]:
+    """Read the load's files into the staging file's `checked` table; return the contract's rules."""
     spec = load.spec
+    rules: list[Rule] = []
     with open_stage(stage_path, config["duckdb_memory_limit"]) as scon:
-        if logins is not None:
-            stage_registry(scon, logins)
+        if spec.registry_match:
+            stage_registry(scon, registry_keys(load.registry, spec.registry_match.by))
         if spec.survey:
             stage_answer_options(scon, spec)
-        if spec.stream:
-            return _stage_streamed(load, scon, key, config["stream_block_bytes"], progress)
-        raw = read_export(spec, load.path, load.school_year)
-        load.headers, load.ignored, load.dropped = raw.headers, raw.ignored_headers, dict(raw.dropped)
-        load.keyed_headers = raw.keyed_headers
-        load.rows_read = raw.rows_read
-        names = [c for c in raw.frame.columns if c != SOURCE_ROW]
-        return stage_checked(scon, spec, load.school_year, names, [raw.frame.to_arrow()], key).rules
+        for path in load.paths:
+            if spec.stream:
+                rules = _stage_streamed(load, path, scon, key, config["stream_block_bytes"], progress)
+                continue
+            raw = read_export(spec, path, load.school_year)
+            load.headers = {**raw.headers, **load.headers}
+            load.keyed_headers = {**raw.keyed_headers, **load.keyed_headers}
+            load.ignored += raw.ignored_headers
+            for reason, n in raw.dropped.items():
+                load.dropped[reason] = load.dropped.get(reason, 0) + n
+            load.rows_per_file[path.name] = raw.rows_read
+            frame = raw.frame
+            if spec.registry_match and spec.registry_match.by == "name":
+                column = pl.col(spec.registry_match.column)
+                frame = frame.with_columns(
+                    column.map_elements(normalise_school_name, return_dtype=pl.String).alias(MATCH_KEY)
+                )
+            names = [c for c in frame.columns if c != SOURCE_ROW]
+            rules = stage_checked(
+                scon, spec, load.school_year, names, [frame.to_arrow()], key, source_file=path.name
+            ).rules
+        if spec.multi_year:
+            year_rows = scon.execute("select count(*) from checked where school_year = ?", [load.school_year])
+            load.rows_read = year_rows.fetchone()[0]
+        else:
+            load.rows_read = sum(load.rows_per_file.values())
+    return rules
 
 
 def check_export(
-    spec: SourceSpec, path: Path, school_year: str, work_dir: Path, logins: set[str] | None = None
+    spec: SourceSpec,
+    path: Path,
+    school_year: str,
+    work_dir: Path,
+    registry: list[tuple] | set[str] | None = None,
 ) -> tuple[pl.DataFrame, ContractResult, _Load]:
     """Run a file through reading and its contract without touching the warehouse: the checked rows, the
-    result and what the reader saw. Raises ExportReadError when the file cannot be read at all."""
+    result and what the reader saw. `registry`: registry rows (see registry_match.registry_rows), or just the
+    logins of the school year. Raises ExportReadError when the file cannot be read at all."""
     config = ingest_settings()
-    load = _Load(spec, Settings(work_dir), school_year, path, sha256_of(path), "check", warehouse.now())
+    load = _Load(spec, Settings(work_dir), school_year, [path], [sha256_of(path)], "check", warehouse.now())
+    if isinstance(registry, set):
+        registry = [(school_year, login, None, None, None, None) for login in sorted(registry)]
+    load.registry = registry or []
     key = load_key(config["default_key_file"], work_dir) if spec.pseudonymise else None
     stage_path = work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb"
     try:
-        rules = _stage(load, stage_path, config, key, (logins or set()) if spec.registry_match else None, None)
+        rules = _stage(load, stage_path, config, key, None)
         result = validate_staged(
             spec.name,
             f"{spec.name} check",
@@ -409,74 +560,114 @@ def check_export(
 
 
 def _add_duplicate_rows(result: ContractResult, stage_path: Path, config: dict) -> None:
-    """GE does not list the rows of a repeated key on SQL data: find the first ones for the report."""
+    """GE does not list the rows of a repeated key on SQL data: find the first ones for the report (with their
+    files: two files of one folder may hold the same school)."""
     with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
+        several = con.execute(f"select count(distinct {q(SOURCE_FILE)}) > 1 from checked").fetchone()[0]
         for i, v in enumerate(result.violations):
             if v.rule in {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"} and not v.rows:
-                rows = tuple((row, values) for row, values in first_duplicates(con, v.columns))
+                found = first_duplicates(con, v.columns)
                 result.violations[i] = Violation(
-                    v.rule, v.columns, v.headers, v.unexpected_count, rows, v.detail, v.unexpected_percent
+                    v.rule,
+                    v.columns,
+                    v.headers,
+                    v.unexpected_count,
+                    tuple((row, values) for row, values, _ in found),
+                    v.detail,
+                    v.unexpected_percent,
+                    files=tuple(file for _, _, file in found) if several else (),
                 )
 
 
 def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int, float | None]:
-    """Copy the accepted rows from the staging file into the warehouse in one transaction."""
+    """Copy the accepted rows of the load's school year from the staging file into the warehouse in one
+    transaction."""
     spec = load.spec
-    out = [n for n, _ in spec.output_columns] + list(spec.constants)
+    out = [n for n, _ in spec.raw_columns]
     unknown = f"{spec.registry_match.column}__unknown" if spec.registry_match else None
-    accepted = f"where {q(unknown)} is null" if unknown else ""
+    this_year = f"school_year = {lit(load.school_year)}"
+    accepted = f"where {this_year}" + (f" and {q(unknown)} is null" if unknown else "")
     select_rows = (
-        f"select school_year, {', '.join(q(c) for c in out)}, {lit(str(load.path))} as _source_file, "
-        f"{q(SOURCE_ROW)}, {lit(load.load_id)} as _load_id from stage.checked {accepted}"
+        f"select school_year, {', '.join(q(c) for c in out)}, {lit(str(load.settings.raw_dir))} || '/' || "
+        f"{lit(spec.folder)} || '/' || {_relative_file_sql(load)} as _source_file, "
+        f"{q(SOURCE_ROW)}, {lit(load.load_id)} as _load_id, {lit(spec.name)} as _source from stage.checked {accepted}"
     )
-    rejected_sql = None
-    if unknown:
-        reason = f"школы нет в реестре ОО {load.school_year} / the school is not in the {load.school_year} registry"
-        rejected_sql = (
-            f"select {lit(load.load_id)} as load_id, {lit(spec.name)} as source, {lit(load.school_year)} as school_year, "
-            f"{lit(str(load.path))} as file_path, {q(SOURCE_ROW)} as source_row, "
-            f"{lit(spec.registry_match.column)} as column_name, {q(unknown)} as value, {lit(reason)} as reason "
-            f"from stage.checked where {q(unknown)} is not null"
-        )
     with warehouse.connect(load.settings.warehouse_path, memory_limit=memory_limit) as con:
         con.execute(f"attach {lit(str(stage_path))} as stage (read_only)")
         try:
             total, rejected = con.execute(
-                f"select count(*), count({q(unknown)}) from stage.checked"
+                f"select count(*), count({q(unknown)}) from stage.checked where {this_year}"
                 if unknown
-                else "select count(*), 0 from stage.checked"
+                else f"select count(*), 0 from stage.checked where {this_year}"
             ).fetchone()
+            if spec.multi_year and total == 0:
+                raise NoRowsForYear(
+                    f"{spec.name}: в файлах нет строк {load.school_year} / the files hold no rows of {load.school_year}"
+                )
             # the share of rows whose school is in the registry, as the contract's `mostly` counts it
             match_rate = (1 - rejected / total if total else 1.0) if unknown else None
             loaded = total - rejected
             message = None
+            rejected_rows = []
             if rejected:
                 message = f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected"
-                _write_rejected(load, con, unknown)
-            scope = {"school_year": load.school_year, **spec.replace_scope}
+                rejected_rows = _rejected_rows(load, con, unknown)
             log = load.log_row("loaded", loaded, rejected, match_rate, message)
-            warehouse.replace_school_year(con, spec.table, scope, select_rows, rejected_sql, log)
+            scope = {"school_year": load.school_year, "_source": spec.name}
+            warehouse.replace_school_year(con, spec.table, scope, select_rows, rejected_rows, log, load.file_rows())
         finally:
             con.execute("detach stage")
     return loaded, rejected, match_rate
 
 
-def _write_rejected(load: _Load, con, unknown: str) -> None:
-    """Rejected rows as a CSV beside a short report in the quarantine folder (values as loaded: pupil codes
-    are already pseudonyms)."""
+def _relative_file_sql(load: _Load) -> str:
+    """The row's file as a path under data/raw/<folder>/ (its school-year folder, or any folder of a multi-year
+    source's files)."""
+    folder = load.settings.raw_dir / load.spec.folder
+    names = {p.name: p.relative_to(folder).as_posix() for p in load.paths}
+    cases = " ".join(f"when {lit(n)} then {lit(r)}" for n, r in names.items())
+    return f"case {q(SOURCE_FILE)} {cases} end"
+
+
+def _rejected_rows(load: _Load, con, unknown: str) -> list[dict]:
+    """Rows of schools not found in the registry (or whose name fits several): kept in ingest.rejected_rows and
+    as a CSV beside a short report in the quarantine folder, each with why and the nearest registry names
+    (values as loaded: pupil codes are already pseudonyms)."""
+    spec = load.spec
+    by = spec.registry_match.by
+    rows = con.execute(
+        f"select {q(SOURCE_FILE)}, {q(SOURCE_ROW)}, {q(unknown)} from stage.checked "
+        f"where school_year = ? and {q(unknown)} is not null order by 1, 2",
+        [load.school_year],
+    ).fetchall()
+    reasons: dict[str, str] = {}
+    out = []
+    for file_name, row, value in rows:
+        if value not in reasons:
+            reasons[value] = explain_unmatched(load.registry, by, load.school_year, value)
+        out.append(
+            {
+                "load_id": load.load_id,
+                "source": spec.name,
+                "school_year": load.school_year,
+                "file_path": str(next(p for p in load.paths if p.name == file_name)),
+                "source_row": row,
+                "column_name": spec.registry_match.column,
+                "value": value,
+                "reason": reasons[value],
+            }
+        )
     folder = load.quarantine_folder
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{load.stamp}__{load.path.stem}.rejected_rows.csv"
-    rows = con.execute(
-        f"select {q(SOURCE_ROW)}, {q(unknown)} from stage.checked where {q(unknown)} is not null order by 1"
-    ).fetchall()
     with target.open("w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f, delimiter=";")
         w.writerow(
-            ["Строка файла / file row", f"Столбец / column: {load.spec.registry_match.column}", "Причина / reason"]
+            ["Файл / file", "Строка файла / file row", f"Столбец / column: {spec.registry_match.column}", "Причина / reason"]
         )
-        for row, value in rows:
-            w.writerow([row, value, f"школы нет в реестре ОО {load.school_year} / not in the registry"])
+        for r in out:
+            w.writerow([Path(r["file_path"]).name, r["source_row"], r["value"], r["reason"]])
+    return out
 
 
-__all__ = ["ContractViolation", "LoadResult", "load_school_year"]
+__all__ = ["ContractViolation", "LoadResult", "NoRowsForYear", "load_school_year"]

@@ -4,14 +4,20 @@ publish_postgres.py) built from those files.
 Every copy is written beside its final name and renamed over it, so a reader sees the previous version or the
 new one, never a half-written one. Column labels in Russian travel in the Parquet field metadata
 (`label_ru`), the mart's description in the file metadata, and become table and column comments in the
-databases. Small cells are blanked once, in the Parquet file, so every target gets the same suppressed rows
-(see publishing.yaml).
+databases. Small cells are blanked once, in the Parquet file, so every target gets the same suppressed rows.
+
+Suppression is a rule per mart (publishing.yaml `suppression`): a mart with an n column (`meta.suppress.n_column`
+in its dbt yml) blanks its `meta.suppress.columns` in rows whose n is below the mart's `min_n`, its own under
+`suppression.marts` or else `suppression.default`. The rule applied is recorded in the Parquet metadata
+(`suppression_n_column`, `suppression_min_n`, `suppression_rule`) and in the analysts' `_publication` table.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from pipelines.settings import CONFIG_DIR
+from pipelines.settings import config_dir
 
 SUPPRESSED_COLUMN = "is_suppressed"
 SUPPRESSED_LABEL = "Значения скрыты: мало участников"
@@ -34,8 +40,15 @@ PARQUET_BATCH_ROWS = 1 << 17  # rows per batch streamed from DuckDB to Parquet
 
 
 def publishing_config() -> dict:
-    """pipelines/config/publishing.yaml, with EDUWH_PUBLISH_TARGETS (comma-separated) overriding `enabled`."""
-    config = yaml.safe_load((CONFIG_DIR / "publishing.yaml").read_text(encoding="utf-8"))
+    """pipelines/config/publishing.yaml, with EDUWH_PUBLISH_TARGETS (comma-separated) overriding `enabled`.
+    The `suppression` section is checked here (its shape; the mart names against the published marts are
+    checked by marts_from_manifest, when the definitions load)."""
+    config = yaml.safe_load((config_dir() / "publishing.yaml").read_text(encoding="utf-8"))
+    _check_suppression_shape(config)
+    # Derived, not a key of the file: the default minimum under its pre-per-mart name, for callers written before
+    # per-mart rules (pipelines/defs/publish/assets.py passes it to publish_parquet, which reads a mart's own rule
+    # itself). Drop it once no caller reads it.
+    config["min_cell_size"] = config["suppression"]["default"]["min_n"]
     chosen = os.environ.get(TARGETS_ENV)
     if chosen is not None:
         names = {n.strip() for n in chosen.split(",") if n.strip()}
@@ -50,6 +63,86 @@ def publishing_config() -> dict:
     return config
 
 
+def _publishing_yaml() -> Path:
+    return config_dir() / "publishing.yaml"
+
+
+def _config_error(where: str, message: str) -> ValueError:
+    return ValueError(f"{_publishing_yaml()}: {where}: {message}")
+
+
+def _check_min_n_rule(rule: object, where: str) -> None:
+    if not isinstance(rule, dict) or set(rule) != {"min_n"}:
+        raise _config_error(where, f"ожидается / expected {{min_n: <целое / integer ≥ 1>}}, найдено / found {rule!r}")
+    min_n = rule["min_n"]
+    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
+        raise _config_error(
+            f"{where}.min_n", f"ожидается целое ≥ 1 / expected an integer ≥ 1, найдено / found {min_n!r}"
+        )
+
+
+def _check_suppression_shape(config: dict) -> None:
+    """`suppression: {default: {min_n}, marts: {<mart>: {min_n}}}`, and no leftover `min_cell_size`."""
+    if "min_cell_size" in config:
+        raise _config_error(
+            "min_cell_size",
+            "ключ заменён правилами по витринам / replaced by per-mart rules: "
+            "suppression: {default: {min_n: 10}, marts: {<mart>: {min_n: N}}} (see the shipped "
+            "pipelines/config/publishing.yaml)",
+        )
+    suppression = config.get("suppression")
+    if not isinstance(suppression, dict) or "default" not in suppression or set(suppression) - {"default", "marts"}:
+        raise _config_error(
+            "suppression",
+            "ожидается / expected {default: {min_n: N}, marts: {<mart>: {min_n: N}}}, "
+            f"найдено / found {suppression!r}",
+        )
+    _check_min_n_rule(suppression["default"], "suppression.default")
+    marts = suppression.get("marts")
+    if marts is None:
+        suppression["marts"] = {}
+    elif not isinstance(marts, dict):
+        raise _config_error(
+            "suppression.marts", f"ожидается словарь витрин / expected a mapping of marts, найдено / found {marts!r}"
+        )
+    for name, rule in suppression["marts"].items():
+        _check_min_n_rule(rule, f"suppression.marts.{name}")
+
+
+def suppression_rule(mart_name: str, config: dict | None = None, default_min_n: int | None = None) -> tuple[int, str]:
+    """(min_n, the rule it comes from) for a mart: `suppression.marts.<mart>` of publishing.yaml, else the default
+    (`default_min_n` if given, else `suppression.default`)."""
+    suppression = (config if config is not None else publishing_config())["suppression"]
+    own = suppression["marts"].get(mart_name)
+    if own is not None:
+        return int(own["min_n"]), f"suppression.marts.{mart_name}"
+    if default_min_n is not None:
+        return int(default_min_n), "suppression.default"
+    return int(suppression["default"]["min_n"]), "suppression.default"
+
+
+def check_suppression_marts(config: dict, marts: Iterable[MartSpec]) -> None:
+    """Every mart named under `suppression.marts` is a published mart with an n column; else a ValueError naming
+    the file, the mart and the nearest published mart. Run when the definitions load (marts_from_manifest)."""
+    published = {m.name: m for m in marts}
+    for name in config["suppression"]["marts"]:
+        mart = published.get(name)
+        if mart is None:
+            nearest = difflib.get_close_matches(str(name), sorted(published), n=1, cutoff=0.0)
+            raise _config_error(
+                f"suppression.marts.{name}",
+                "нет такой публикуемой витрины / not a published mart"
+                + (f"; ближайшая / nearest: {nearest[0]}" if nearest else "")
+                + f" (опубликованные / published: {', '.join(sorted(published))})",
+            )
+        if not mart.n_column:
+            raise _config_error(
+                f"suppression.marts.{name}",
+                "у витрины нет столбца n (meta.suppress.n_column в её dbt yml), скрывать нечего / the mart has no n "
+                "column (meta.suppress.n_column in its dbt yml): the rule would do nothing",
+            )
+
+
 @dataclass(frozen=True)
 class MartSpec:
     name: str
@@ -61,7 +154,9 @@ class MartSpec:
     suppressed_columns: tuple[str, ...] = field(default_factory=tuple)
 
 
-def marts_from_manifest(manifest: dict) -> list[MartSpec]:
+def marts_from_manifest(manifest: dict, config: dict | None = None) -> list[MartSpec]:
+    """The published marts (dbt models with `meta.publish`), after checking that every mart named under
+    `suppression.marts` of publishing.yaml (or of `config`) is one of them."""
     marts = []
     for node in manifest["nodes"].values():
         meta = node.get("config", {}).get("meta") or node.get("meta") or {}
@@ -81,6 +176,7 @@ def marts_from_manifest(manifest: dict) -> list[MartSpec]:
                 suppressed_columns=tuple(suppress.get("columns", [])),
             )
         )
+    check_suppression_marts(config if config is not None else publishing_config(), marts)
     return sorted(marts, key=lambda m: m.name)
 
 
@@ -93,19 +189,32 @@ def _select_sql(mart: MartSpec, columns: list[str], min_cell_size: int) -> str:
     return f"select {', '.join(exprs)} from {mart.relation}"
 
 
-def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path, min_cell_size: int) -> dict:
+def publish_parquet(
+    con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path, min_cell_size: int | None = None
+) -> dict:
     """Stream the mart into its Parquet file batch by batch: memory stays bounded however many school years
-    the mart holds (school_dynamics: tens of millions of rows over six national years)."""
+    the mart holds (school_dynamics: tens of millions of rows over six national years).
+
+    A mart with an n column is suppressed by its rule, read from publishing.yaml now (so an edit applies at the
+    next run): `suppression.marts.<mart>`, else the default, which `min_cell_size` replaces when given."""
     columns = [r[0] for r in con.execute(f"describe {mart.relation}").fetchall()]
-    reader = con.sql(_select_sql(mart, columns, min_cell_size)).to_arrow_reader(PARQUET_BATCH_ROWS)
+    rule: dict[str, str] = {}
+    min_n = 0
+    if mart.n_column:
+        min_n, rule_name = suppression_rule(mart.name, default_min_n=min_cell_size)
+        rule = {"suppression_n_column": mart.n_column, "suppression_min_n": str(min_n), "suppression_rule": rule_name}
+    reader = con.sql(_select_sql(mart, columns, min_n)).to_arrow_reader(PARQUET_BATCH_ROWS)
     labels = {**mart.column_labels, SUPPRESSED_COLUMN: SUPPRESSED_LABEL}
     schema = pa.schema(
-        [f.with_metadata({"label_ru": labels.get(f.name, f.name)}) for f in reader.schema],
+        [
+            f.with_metadata({"label_ru": labels.get(f.name, f.name), **(rule if f.name == SUPPRESSED_COLUMN else {})})
+            for f in reader.schema
+        ],
         metadata={
             "mart": mart.name,
             "label_ru": mart.label_ru,
             "description": mart.description,
-            "min_cell_size": str(min_cell_size),
+            **rule,
             "column_labels_ru": json.dumps(labels, ensure_ascii=False),
         },
     )
@@ -120,7 +229,19 @@ def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: P
             if SUPPRESSED_COLUMN in schema.names:
                 suppressed += pc.sum(batch.column(SUPPRESSED_COLUMN).cast(pa.int64())).as_py() or 0
     os.replace(partial, target)
-    return {"path": str(target), "rows": rows, "rows_suppressed": suppressed}
+    published = {"path": str(target), "rows": rows, "rows_suppressed": suppressed}
+    if rule:
+        published.update(suppression_min_n=min_n, suppression_rule=rule["suppression_rule"])
+    return published
+
+
+_PUBLICATION_COMMENTS = {
+    "suppression_n_column": "Столбец n, по которому скрываются малые ячейки (пусто: не скрываются) / the n column "
+    "small cells are suppressed by (empty: none are)",
+    "suppression_min_n": "Строки с n меньше этого значения скрыты (is_suppressed) / rows with n below this are blanked",
+    "suppression_rule": "Правило из publishing.yaml: suppression.marts.<витрина> или suppression.default / the rule "
+    "of publishing.yaml applied",
+}
 
 
 def _sql_text(value: str) -> str:
@@ -139,9 +260,12 @@ def build_analyst_database(parquet_paths: list[Path], target: Path, memory_limit
     with duckdb.connect(str(partial), config={"memory_limit": memory_limit} if memory_limit else {}) as con:
         con.execute(
             "create table _publication (mart varchar primary key, label_ru varchar, description varchar, "
-            "rows bigint, min_cell_size integer, published_at timestamp)"
+            "rows bigint, suppression_n_column varchar, suppression_min_n integer, suppression_rule varchar, "
+            "published_at timestamp)"
         )
         con.execute("comment on table _publication is 'Что опубликовано и когда / what was published and when'")
+        for column, comment in _PUBLICATION_COMMENTS.items():
+            con.execute(f"comment on column _publication.{column} is {_sql_text(comment)}")
         for path in sorted(parquet_paths):
             meta = {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}
             name = meta.get("mart", path.stem)
@@ -153,14 +277,19 @@ def build_analyst_database(parquet_paths: list[Path], target: Path, memory_limit
                 if label:
                     con.execute(f'comment on column "{name}"."{field.name}" is {_sql_text(label)}')
             rows = con.execute(f'select count(*) from "{name}"').fetchone()[0]
+            min_n = meta.get("suppression_min_n")
+            if min_n is None and SUPPRESSED_COLUMN in pq.read_schema(path).names:
+                min_n = meta.get("min_cell_size")  # a file published before per-mart rules
             con.execute(
-                "insert into _publication values (?, ?, ?, ?, ?, ?)",
+                "insert into _publication values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     name,
                     meta.get("label_ru", name),
                     meta.get("description", ""),
                     rows,
-                    int(meta.get("min_cell_size", 0)),
+                    meta.get("suppression_n_column"),
+                    int(min_n) if min_n else None,
+                    meta.get("suppression_rule"),
                     published_at,
                 ],
             )

@@ -9,22 +9,19 @@ config fails at start-up, not mid-load.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from pipelines.settings import CONFIG_DIR
+from pipelines.lib.config_schema import ConfigError, validate_ingest, validate_source, validate_survey_scales
+from pipelines.settings import config_dir
 
-COLUMN_TYPES = {"string", "int", "float", "date"}
+__all__ = ["ConfigError", "SourceSpec", "families", "load_source", "load_sources"]
+
 SQL_TYPES = {"string": "varchar", "int": "bigint", "float": "double", "date": "date"}
-FORMATS = {"csv", "xlsx"}
-QUESTION_TYPES = {"scale", "choice", "multi", "text"}
-
-
-class ConfigError(ValueError):
-    """A source configuration file is wrong."""
+LOGIN_COLUMN = "school_login"  # where a row's matched Логин ОО is kept when the file names schools otherwise
+GROUP_COLUMN = "respondent_group"  # a survey respondent's group code, from the questionnaire's `groups`
 
 
 @dataclass(frozen=True)
@@ -52,10 +49,30 @@ class RowSumSpec:
     max: float
 
 
+
+
 @dataclass(frozen=True)
 class RegistryMatchSpec:
-    column: str
+    """How a file's rows find their school in the registry of the same school year."""
+
+    column: str  # the source's column that identifies the school
     min_match_rate: float
+    by: str = "login"  # login | ogrn | inn | name (full or short name, normalised; never a guess)
+
+    @property
+    def fills_login(self) -> bool:
+        """Matching by anything but the login writes the matched login into `school_login`."""
+        return self.by != "login"
+
+
+@dataclass(frozen=True)
+class MultiYearSpec:
+    """A file holding several school years: each row's year comes from a column."""
+
+    column: str
+    format: str  # spring: 2024 for 2023-2024; school_year: "2023-2024" or "2023/2024"
+    first_school_year: str | None = None
+    last_school_year: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,15 +106,26 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Scale:
+    answers: dict[str, float]  # answer text -> score, in the order respondents see them
+    top_box: tuple[str, ...]  # the answers counted in the top-2 box
+
+
+@dataclass(frozen=True)
 class SurveySpec:
     questionnaire: str
     questions: tuple[Question, ...]
-    scales: dict[str, dict[str, float]]  # scale name -> answer text -> score
+    scales: dict[str, Scale]  # survey_scales.yaml
+    group_column: str | None = None  # the column naming each respondent's group (one export, several groups)
+    groups: dict[str, str] = field(default_factory=dict)  # its answer text -> respondent group code
 
     def answer_options(self, question: Question) -> dict[str, float | None]:
         if question.type == "scale":
-            return dict(self.scales[question.scale])
+            return dict(self.scales[question.scale].answers)
         return {o: None for o in question.options}
+
+    def is_top_box(self, question: Question, answer: str) -> bool:
+        return question.type == "scale" and answer in self.scales[question.scale].top_box
 
 
 @dataclass(frozen=True)
@@ -107,13 +135,14 @@ class SourceSpec:
     folder: str
     file_glob: str
     format: str
-    table: str
+    family: str  # the canonical table it feeds, raw.<family>, shared by every source of the family
     contract_version: int
     columns: tuple[ColumnSpec, ...]
     unique: tuple[tuple[str, ...], ...] = ()
     row_sums: tuple[RowSumSpec, ...] = ()
     registry_match: RegistryMatchSpec | None = None
     school_year_check: SchoolYearCheck | None = None
+    multi_year: MultiYearSpec | None = None
     csv: dict = field(default_factory=dict)
     sheet: str | None = None
     stream: bool = False
@@ -141,38 +170,50 @@ class SourceSpec:
         return next(c for c in self.columns if c.name == name)
 
     @property
+    def table(self) -> str:
+        return f"raw.{self.family}"
+
+    @property
     def output_columns(self) -> list[tuple[str, str]]:
-        """(name, SQL type) of the rows the raw table holds, before the bookkeeping columns."""
+        """(name, SQL type) of the rows the raw table holds, before the constants and bookkeeping columns."""
+        out = [(c.name, SQL_TYPES[c.type]) for c in self.columns if not c.name.startswith("q__")]
+        if self.registry_match and self.registry_match.fills_login:
+            out.append((LOGIN_COLUMN, "varchar"))
         if self.survey:
-            fixed = [(c.name, SQL_TYPES[c.type]) for c in self.columns if not c.name.startswith("q__")]
-            return fixed + [
+            # respondent_group: the group code from the questionnaire's group column (empty when it has none)
+            out += [
                 ("question_code", "varchar"),
                 ("answer_text", "varchar"),
                 ("answer_score", "double"),
+                (GROUP_COLUMN, "varchar"),
             ]
-        return [(c.name, SQL_TYPES[c.type]) for c in self.columns]
+        return out
 
     @property
-    def replace_scope(self) -> dict[str, str]:
-        """Besides the school year, what identifies this source's rows in a table shared with other sources."""
-        return dict(self.constants)
+    def raw_columns(self) -> list[tuple[str, str]]:
+        """Every column this source writes into its family's table (bookkeeping aside)."""
+        return self.output_columns + [(k, "varchar") for k in self.constants]
 
 
 def _ingest_defaults() -> dict:
-    with (CONFIG_DIR / "ingest.yaml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    path = config_dir() / "ingest.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    validate_ingest(raw, path)
+    return raw
 
 
-def _column(name: str, c: dict, fail, derived: bool = False) -> ColumnSpec:
-    if c.get("type") not in COLUMN_TYPES:
-        raise fail(f"column {name}: type must be one of {sorted(COLUMN_TYPES)}")
-    if not derived and not c.get("headers"):
-        raise fail(f"column {name}: list at least one header under 'headers'")
-    if c.get("regex"):
-        try:
-            re.compile(c["regex"])
-        except re.error as exc:
-            raise fail(f"column {name}: regex {c['regex']!r} is not valid: {exc}") from exc
+def load_scales() -> dict[str, Scale]:
+    """config/survey_scales.yaml: each scale's answers in order, with their scores and the top-2 box."""
+    path = config_dir() / "survey_scales.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    validate_survey_scales(raw, path)
+    return {
+        name: Scale({str(a): float(v) for a, v in scale["answers"].items()}, tuple(str(a) for a in scale["top_box"]))
+        for name, scale in raw.items()
+    }
+
+
+def _column(name: str, c: dict, derived: bool = False) -> ColumnSpec:
     return ColumnSpec(
         name=name,
         type=c["type"],
@@ -187,17 +228,9 @@ def _column(name: str, c: dict, fail, derived: bool = False) -> ColumnSpec:
     )
 
 
-def _survey(raw: dict, fail) -> tuple[SurveySpec, list[ColumnSpec]]:
-    with (CONFIG_DIR / "survey_scales.yaml").open(encoding="utf-8") as f:
-        scales = {k: {str(a): float(s) for a, s in v["answers"].items()} for k, v in yaml.safe_load(f).items()}
+def _survey(raw: dict, scales: dict[str, Scale]) -> tuple[SurveySpec, list[ColumnSpec]]:
     questions, columns = [], []
     for q in raw["questions"]:
-        if q.get("type") not in QUESTION_TYPES:
-            raise fail(f"question {q.get('code')}: type must be one of {sorted(QUESTION_TYPES)}")
-        if q["type"] == "scale" and q.get("scale") not in scales:
-            raise fail(f"question {q['code']}: scale must be one of {sorted(scales)} (config/survey_scales.yaml)")
-        if q["type"] in {"choice", "multi"} and not q.get("options"):
-            raise fail(f"question {q['code']}: list its answer options under 'options'")
         question = Question(
             code=q["code"],
             texts=tuple(q["texts"]),
@@ -216,73 +249,56 @@ def _survey(raw: dict, fail) -> tuple[SurveySpec, list[ColumnSpec]]:
                 school_years=question.school_years,
             )
         )
-    return SurveySpec(raw["questionnaire"], tuple(questions), scales), columns
+    groups = {str(k): str(v) for k, v in (raw.get("groups") or {}).items()}
+    spec = SurveySpec(raw["questionnaire"], tuple(questions), scales, raw.get("group_column"), groups)
+    return spec, columns
 
 
-def _parse(raw: dict, path: Path) -> SourceSpec:
-    def fail(msg: str) -> ConfigError:
-        return ConfigError(f"{path}: {msg}")
-
-    for key in ("name", "title_ru", "folder", "file_glob", "format", "table", "contract_version", "columns"):
-        if key not in raw:
-            raise fail(f"missing key '{key}'")
-    if raw["format"] not in FORMATS:
-        raise fail(f"format must be one of {sorted(FORMATS)}, not {raw['format']!r}")
-    if raw.get("stream") and raw["format"] != "csv":
-        raise fail("stream: true is for CSV files only")
-    columns = [_column(name, c, fail) for name, c in raw["columns"].items()]
+def _parse(raw: dict, path: Path, scales: dict[str, Scale]) -> SourceSpec:
+    """The source's spec from its file, already validated against the schema (config_schema.Source)."""
+    columns = [_column(name, c) for name, c in raw["columns"].items()]
     unpivot = None
     if raw.get("unpivot"):
         u = raw["unpivot"]
         unpivot = UnpivotSpec(u["key_column"], u.get("header_level"), u.get("header_pattern"), u.get("value_column"))
-        if (unpivot.header_level is None) == (unpivot.header_pattern is None):
-            raise fail("unpivot: give either header_level or header_pattern")
-        if unpivot.header_pattern and not unpivot.value_column:
-            raise fail("unpivot: header_pattern needs value_column")
-        columns.append(_column(unpivot.key_column, {"type": u.get("key_type", "string")}, fail, derived=True))
+        columns.append(_column(unpivot.key_column, {"type": u.get("key_type", "string")}, derived=True))
         if unpivot.value_column:
-            value = raw["unpivot"].get("value", {"type": "float"})
-            columns.append(_column(unpivot.value_column, value, fail, derived=True))
+            columns.append(_column(unpivot.value_column, u.get("value", {"type": "float"}), derived=True))
     survey = None
     if raw.get("survey"):
-        survey, question_columns = _survey(raw["survey"], fail)
+        survey, question_columns = _survey(raw["survey"], scales)
         columns += question_columns
-    defaults = _ingest_defaults()
-    known = {c.name for c in columns} | {"school_year"} | set(raw.get("constants", {}))
-    unique = tuple(tuple(u) for u in raw.get("unique", []))
-    row_sums = tuple(
-        RowSumSpec(r["name"], tuple(r["columns"]), float(r["min"]), float(r["max"])) for r in raw.get("row_sums", [])
-    )
+        if survey.group_column:  # the group column takes the answers listed under `groups`
+            columns = [
+                c
+                if c.name != survey.group_column or c.allowed
+                else ColumnSpec(**{**c.__dict__, "allowed": tuple(survey.groups)})
+                for c in columns
+            ]
     registry_match = None
     if raw.get("registry_match"):
         rm = raw["registry_match"]
-        registry_match = RegistryMatchSpec(rm["column"], float(rm.get("min_match_rate", defaults["min_match_rate"])))
-    year_check = SchoolYearCheck(**raw["school_year_check"]) if raw.get("school_year_check") else None
-    if year_check and year_check.format not in {"spring", "school_year"}:
-        raise fail("school_year_check.format must be spring or school_year")
-    drop_rows = tuple(DropRule(d["column"], d["pattern"]) for d in raw.get("drop_rows", []))
-    referenced = [c for u in unique for c in u] + [c for r in row_sums for c in r.columns]
-    referenced += [d.column for d in drop_rows] + list(raw.get("fill_down", [])) + list(raw.get("pseudonymise", []))
-    if registry_match:
-        referenced.append(registry_match.column)
-    if year_check:
-        referenced.append(year_check.column)
-    for c in referenced:
-        if c not in known:
-            raise fail(f"'{c}' is used in a rule but is not a column")
+        rate = rm.get("min_match_rate", _ingest_defaults()["min_match_rate"])
+        registry_match = RegistryMatchSpec(rm["column"], float(rate), rm.get("by", "login"))
+    year_check = raw.get("school_year_check")
+    multi_year = raw.get("multi_year")
     return SourceSpec(
         name=raw["name"],
         title_ru=raw["title_ru"],
         folder=raw["folder"],
         file_glob=raw["file_glob"],
         format=raw["format"],
-        table=raw["table"],
+        family=raw["family"],
         contract_version=int(raw["contract_version"]),
         columns=tuple(columns),
-        unique=unique,
-        row_sums=row_sums,
+        unique=tuple(tuple(u) for u in raw.get("unique", [])),
+        row_sums=tuple(
+            RowSumSpec(r["name"], tuple(r["columns"]), float(r["min"]), float(r["max"]))
+            for r in raw.get("row_sums", [])
+        ),
         registry_match=registry_match,
-        school_year_check=year_check,
+        school_year_check=SchoolYearCheck(**year_check) if year_check else None,
+        multi_year=MultiYearSpec(**multi_year) if multi_year else None,
         csv=raw.get("csv", {}),
         sheet=raw.get("sheet"),
         stream=bool(raw.get("stream", False)),
@@ -290,7 +306,7 @@ def _parse(raw: dict, path: Path) -> SourceSpec:
         header_ignore=tuple(raw.get("header", {}).get("ignore", ())),
         null_values=tuple(str(v) for v in raw.get("null_values", ())),
         fill_down=tuple(raw.get("fill_down", ())),
-        drop_rows=drop_rows,
+        drop_rows=tuple(DropRule(d["column"], d["pattern"]) for d in raw.get("drop_rows", [])),
         drop_exact_duplicates=bool(raw.get("drop_exact_duplicates", False)),
         unpivot=unpivot,
         constants={k: str(v) for k, v in raw.get("constants", {}).items()},
@@ -301,13 +317,42 @@ def _parse(raw: dict, path: Path) -> SourceSpec:
 
 
 def load_source(path: Path) -> SourceSpec:
+    """One source config, checked against its schema first: an unknown or misspelt key fails here."""
     with path.open(encoding="utf-8") as f:
-        return _parse(yaml.safe_load(f), path)
+        raw = yaml.safe_load(f)
+    scales = load_scales()
+    validate_source(raw, path, scales=set(scales))
+    return _parse(raw, path, scales)
 
 
-def load_sources(config_dir: Path = CONFIG_DIR / "sources") -> dict[str, SourceSpec]:
-    specs = [load_source(p) for p in sorted(config_dir.glob("*.yaml"))]
+def load_sources(directory: Path | None = None) -> dict[str, SourceSpec]:
+    """Every source config of the configuration directory (EDUWH_CONFIG_DIR, else pipelines/config)."""
+    directory = directory or config_dir() / "sources"
+    specs = [load_source(p) for p in sorted(directory.glob("*.yaml"))]
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{config_dir}: two source files use the same name: {sorted(names)}")
+        raise ConfigError(f"{directory}: two source files use the same name: {sorted(names)}")
+    _check_families(specs)
     return {s.name: s for s in specs}
+
+
+def _check_families(specs: list[SourceSpec]) -> None:
+    """Sources of one family share its table: a column they both have must have one type."""
+    seen: dict[tuple[str, str], tuple[str, SourceSpec]] = {}
+    for spec in specs:
+        for column, sql_type in spec.raw_columns:
+            first = seen.setdefault((spec.family, column), (sql_type, spec))
+            if first[0] != sql_type:
+                raise ConfigError(
+                    f"{spec.config_path}: столбец {column} семейства {spec.family} имеет тип {sql_type}, а в "
+                    f"{first[1].config_path.name} — {first[0]} / column {column} of family {spec.family} is "
+                    f"{sql_type} here but {first[0]} in {first[1].config_path.name}"
+                )
+
+
+def families(specs: dict[str, SourceSpec]) -> dict[str, list[SourceSpec]]:
+    """family -> the sources that feed it."""
+    out: dict[str, list[SourceSpec]] = {}
+    for spec in specs.values():
+        out.setdefault(spec.family, []).append(spec)
+    return out

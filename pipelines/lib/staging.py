@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from pipelines.lib.pseudonymise import PseudonymKey, hmac_sql
 from pipelines.lib.readers import SOURCE_ROW, trim_cells
-from pipelines.lib.sources import ColumnSpec, SourceSpec
+from pipelines.lib.sources import GROUP_COLUMN, LOGIN_COLUMN, ColumnSpec, SourceSpec
 
 TEXT = "__text"
 NUMBER_TEXT = "replace(replace(replace({t}, ' ', ''), chr(160), ''), ',', '.')"
@@ -73,12 +73,12 @@ def open_stage(path: Path, memory_limit: str) -> Iterator[duckdb.DuckDBPyConnect
         con.close()
 
 
-def stage_registry(con: duckdb.DuckDBPyConnection, logins: set[str]) -> None:
-    con.execute("create table registry (login varchar primary key)")
-    if logins:
-        con.register("logins", pa.table({"login": sorted(logins)}))
-        con.execute("insert into registry select login from logins")
-        con.unregister("logins")
+def stage_registry(con: duckdb.DuckDBPyConnection, keys: pa.Table) -> None:
+    """The registry as the rules join it: (school_year, match_key, login, candidates), one row per key of a
+    school year; `candidates` > 1 when a key (a name) fits several schools, which is never guessed."""
+    con.register("registry_keys", keys)
+    con.execute("create table registry as select * from registry_keys")
+    con.unregister("registry_keys")
 
 
 def stage_answer_options(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
@@ -129,12 +129,37 @@ def _range(low: float | None, high: float | None) -> str:
     return f"{low:g}…{high:g}"
 
 
+SOURCE_FILE = "_source_file"
+MATCH_KEY = "_match_key"  # a school name normalised in Python for matching by name (readers add it)
+
+
+def school_year_sql(raw: str, year_format: str) -> str:
+    """The school year a cell names, or null: spring year «2024» (also 2024.0 from a spreadsheet) -> 2023-2024;
+    «2023-2024», «2023/2024», «2023 – 2024» -> 2023-2024 (the second year must follow the first)."""
+    if year_format == "spring":
+        spring = f"try_cast(regexp_extract({raw}, '^(\\d{{4}})(\\.0+)?$', 1) as integer)"
+        return f"cast({spring} - 1 as varchar) || '-' || cast({spring} as varchar)"
+    first = f"try_cast(regexp_extract({raw}, '^(\\d{{4}})\\s*[-/–—]\\s*(\\d{{4}})$', 1) as integer)"
+    second = f"try_cast(regexp_extract({raw}, '^(\\d{{4}})\\s*[-/–—]\\s*(\\d{{4}})$', 2) as integer)"
+    return f"case when {second} = {first} + 1 then cast({first} as varchar) || '-' || cast({second} as varchar) end"
+
+
+def _match_key_sql(spec: SourceSpec, value: str) -> str:
+    by = spec.registry_match.by
+    if by == "name":
+        return f"typed.{q(MATCH_KEY)}"
+    if by in {"ogrn", "inn"}:
+        return f"regexp_replace({value}, '\\D', '', 'g')"
+    return value
+
+
 def checked_select(
-    spec: SourceSpec, school_year: str, present: list[str], where: str | None = None
+    spec: SourceSpec, school_year: str, present: list[str], where: str | None = None, source_file: str = ""
 ) -> tuple[str, list[Rule]]:
     """The SELECT turning a block of text cells (relation `block`) into rows of `checked`, and the rules the
     contract runs on them. Pupil codes are hashed in the first step that reads them (`src`), so raw codes
-    never reach the file; `where` drops rows before anything else (a header line repeated inside the file)."""
+    never reach the file; `where` drops rows before anything else (a header line repeated inside the file).
+    A multi-year source takes each row's school year from its column; every other source, the folder's."""
     rules: list[Rule] = []
     tokens = ", ".join(lit(v) for v in spec.null_values)
     value_columns = [c for c in spec.columns if not c.name.startswith("q__")]
@@ -151,9 +176,16 @@ def checked_select(
         value = hmac_sql(raw) if col.name in spec.pseudonymise else raw
         nulls = f"{raw} in ({tokens})" if tokens else "false"
         texts.append(f"case when {nulls} then null else {value} end as {q(_text_column(col))}")
+    if spec.multi_year:
+        texts.append(f"{school_year_sql(q(spec.multi_year.column), spec.multi_year.format)} as school_year")
+    else:
+        texts.append(f"{lit(school_year)} as school_year")
+    if MATCH_KEY in present:
+        texts.append(q(MATCH_KEY))
     # a text column is its own typed value: stored once (a pupil code is 64 characters on 11M rows)
     typed = [f"{_typed(c)} as {q(c.name)}" for c in value_columns if c.type != "string"]
-    checks = [f"{lit(school_year)} as school_year"] + [f"{lit(v)} as {q(k)}" for k, v in spec.constants.items()]
+    checks = [f"{lit(v)} as {q(k)}" for k, v in spec.constants.items()]
+    checks.append(f"{lit(source_file)} as {q(SOURCE_FILE)}")
 
     for col in value_columns:
         t, v = q(_text_column(col)), q(col.name)
@@ -230,6 +262,27 @@ def checked_select(
                 max=rs.max,
             )
         )
+    if spec.multi_year:
+        my = spec.multi_year
+        v = q(my.column)
+        bounds = ["typed.school_year is null"]
+        if my.first_school_year:
+            bounds.append(f"typed.school_year < {lit(my.first_school_year)}")
+        if my.last_school_year:
+            bounds.append(f"typed.school_year > {lit(my.last_school_year)}")
+        checks.append(
+            f"case when {v} is not null and ({' or '.join(bounds)}) then cast({v} as varchar) end as {q(my.column + '__outside_years')}"
+        )
+        span = f"{my.first_school_year or '…'} … {my.last_school_year or '…'}"
+        rules.append(
+            Rule(
+                "null_column",
+                my.column + "__outside_years",
+                (my.column,),
+                f"учебный год не распознан или вне лет источника ({span})",
+                f"the school year is unreadable or outside the source's years ({span})",
+            )
+        )
     if spec.school_year_check:
         c = spec.school_year_check
         v = q(c.column)
@@ -253,12 +306,18 @@ def checked_select(
         )
     join = ""
     if spec.registry_match:
-        v = q(spec.registry_match.column)
+        rm = spec.registry_match
+        v = f"typed.{q(rm.column)}"
         checks.append(
-            f"case when {v} is not null and registry.login is null then {v} end as {q(spec.registry_match.column + '__unknown')}"
+            f"case when {v} is not null and coalesce(registry.candidates, 0) <> 1 then {v} end as {q(rm.column + '__unknown')}"
         )
-        join += f" left join registry on registry.login = typed.{v}"
-        rate = spec.registry_match.min_match_rate
+        if rm.fills_login:
+            checks.append(f"case when registry.candidates = 1 then registry.login end as {q(LOGIN_COLUMN)}")
+        join += (
+            f" left join registry on registry.school_year = typed.school_year"
+            f" and registry.match_key = {_match_key_sql(spec, v)}"
+        )
+        rate = rm.min_match_rate
         rules.append(
             Rule(
                 "null_column",
@@ -288,7 +347,14 @@ def checked_select(
                 "the answer is not on the question's scale or list of options",
             )
         )
+    if spec.survey and spec.survey.group_column:
+        g = q(spec.survey.group_column)
+        cases = " ".join(f"when {lit(norm_py(text))} then {lit(code)}" for text, code in spec.survey.groups.items())
+        checks.append(f"case {norm_sql(f'typed.{g}')} {cases} end as {q(GROUP_COLUMN)}")
+    elif spec.survey:
+        checks.append(f"cast(null as varchar) as {q(GROUP_COLUMN)}")
     for key in spec.unique:
+        key = ("school_year", *key) if spec.multi_year and "school_year" not in key else key
         rules.append(
             Rule(
                 "unique",
@@ -325,6 +391,7 @@ def stage_checked(
     header_texts: dict[str, str] | None = None,
     progress=None,
     trimmed: bool = False,
+    source_file: str = "",
 ) -> Staged:
     """Build `checked` in one pass over the blocks of text cells: pupil codes hashed, values typed, one
     column per rule. With `header_texts` (canonical name -> header text), a line whose every cell (but
@@ -333,11 +400,12 @@ def stage_checked(
     already and blank ones null (the streaming reader does it), else clean_block does it."""
     compare = [n for n in names if n not in spec.pseudonymise and header_texts and n in header_texts]
     where = " and ".join(f"lower({q(n)}) = {lit(header_texts[n].lower())}" for n in compare) or None
-    select, rules = checked_select(spec, school_year, names, where)
+    select, rules = checked_select(spec, school_year, names, where, source_file)
     params = key.pads if spec.pseudonymise else {}
     empty = pa.table({SOURCE_ROW: pa.array([], pa.int64()), **{n: pa.array([], pa.string()) for n in names}})
     con.register("block", empty)
-    con.execute(f"create table checked as {select} limit 0", params)  # a file without rows: `checked` is empty
+    # a file without rows: `checked` is empty; the files of one load go into one `checked`
+    con.execute(f"create table if not exists checked as {select} limit 0", params)
     con.unregister("block")
     total = kept = 0
     started = time.perf_counter()
@@ -372,11 +440,14 @@ def _text_column(col: ColumnSpec) -> str:
     return col.name if col.type == "string" else col.name + TEXT
 
 
-def first_duplicates(con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit: int = 5) -> list[tuple[int, tuple]]:
-    """(first row, key values) of the first duplicated keys in `checked`, for the report."""
+def first_duplicates(
+    con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit: int = 5
+) -> list[tuple[int, tuple, str]]:
+    """(first row, key values, file) of the first duplicated keys in `checked`, for the report."""
     cols = ", ".join(q(c) for c in key)
     rows = con.execute(
-        f"select list({q(SOURCE_ROW)} order by {q(SOURCE_ROW)}) as r, {cols} from checked group by {cols} "
+        f"select list({q(SOURCE_ROW)} order by {q(SOURCE_FILE)}, {q(SOURCE_ROW)}), "
+        f"list({q(SOURCE_FILE)} order by {q(SOURCE_FILE)}, {q(SOURCE_ROW)}), {cols} from checked group by {cols} "
         f"having count(*) > 1 order by min({q(SOURCE_ROW)}) limit {limit}"
     ).fetchall()
-    return [(row, tuple(r[1:])) for r in rows for row in r[0]][:limit]
+    return [(row, tuple(r[2:]), file) for r in rows for row, file in zip(r[0], r[1], strict=True)][:limit]

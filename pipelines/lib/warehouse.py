@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 INGEST_DDL = """
 create schema if not exists raw;
@@ -37,6 +38,15 @@ alter table ingest.load_log add column if not exists match_rate double;         
 alter table ingest.load_log add column if not exists superseded_by varchar;      -- the load that replaced this one's rows
 alter table ingest.load_log add column if not exists message varchar;
 alter table ingest.load_log add column if not exists registry_load_id varchar;   -- the registry load its schools were matched against
+alter table ingest.load_log add column if not exists files integer;              -- files read by the load (ingest.load_files)
+alter table ingest.load_log add column if not exists match_method varchar;       -- login | ogrn | inn | name
+create table if not exists ingest.load_files (
+    load_id varchar not null,          -- the load (ingest.load_log) the file was read by
+    file_path varchar not null,
+    file_sha256 varchar not null,
+    file_size_bytes bigint not null,
+    rows_read bigint
+);
 create table if not exists ingest.quarantine (
     load_id varchar primary key,
     source varchar not null,
@@ -104,16 +114,21 @@ def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"insert into {table} by name select * from (select {columns})", list(row.values()))
 
 
-BOOKKEEPING = [("_source_file", "varchar"), ("_source_row", "bigint"), ("_load_id", "varchar")]
+BOOKKEEPING = [("_source_file", "varchar"), ("_source_row", "bigint"), ("_load_id", "varchar"), ("_source", "varchar")]
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]) -> None:
-    """The raw table as the source config describes it (so dbt can run before the first file arrives);
-    columns a newer config adds are added."""
+    """A family's raw table as its source configs describe it (so dbt can run before the first file arrives);
+    columns a newer config adds are added. `_source` says which source config loaded a row (a family's table
+    is shared by all its sources); rows loaded before it existed get it from their load id."""
     cols = [("school_year", "varchar"), *columns, *BOOKKEEPING]
     con.execute(f"create table if not exists {table} ({', '.join(f'{n} {t}' for n, t in cols)})")
+    existing = {r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()}
     for name, sql_type in cols:
-        con.execute(f"alter table {table} add column if not exists {name} {sql_type}")
+        if name not in existing:
+            con.execute(f"alter table {table} add column {name} {sql_type}")
+    if "_source" not in existing:
+        con.execute(f"update {table} set _source = split_part(_load_id, ':', 1) where _source is null")
 
 
 def replace_school_year(
@@ -121,17 +136,23 @@ def replace_school_year(
     table: str,
     scope: dict[str, str],
     select_rows: str,
-    rejected: str | None,
+    rejected: list[dict],
     log: dict,
+    files: list[dict],
 ) -> None:
     """Swap a school year's rows of a raw table (for a shared table: the rows of this source's scope),
-    keep the rejected rows, mark the previous load superseded and record the new one: one transaction."""
+    keep the rejected rows, mark the previous load superseded and record the new one with its files: one
+    transaction."""
     where = " and ".join(f"{k} = ?" for k in scope)
     with transaction(con):
         con.execute(f"delete from {table} where {where}", list(scope.values()))
         con.execute(f"insert into {table} by name {select_rows}")
         if rejected:
-            con.execute(f"insert into ingest.rejected_rows by name {rejected}")
+            con.register("rejected_rows", pa.Table.from_pylist(rejected))
+            con.execute("insert into ingest.rejected_rows by name select * from rejected_rows")
+            con.unregister("rejected_rows")
+        for row in files:
+            insert_row(con, "ingest.load_files", row)
         con.execute(
             "update ingest.load_log set status = 'superseded', superseded_by = ? "
             "where source = ? and school_year = ? and status = 'loaded'",
@@ -140,11 +161,13 @@ def replace_school_year(
         insert_row(con, "ingest.load_log", log)
 
 
-def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict) -> None:
+def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict, files: list[dict]) -> None:
     with transaction(con):
         violations = json.dumps(record["violations"], ensure_ascii=False, default=str)
         insert_row(con, "ingest.quarantine", {**record, "violations": violations})
         insert_row(con, "ingest.load_log", log)
+        for row in files:
+            insert_row(con, "ingest.load_files", row)
 
 
 def current_load(con: duckdb.DuckDBPyConnection, source: str, school_year: str) -> tuple[str, str, int, str] | None:

@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     d = RegionParams()
     p = argparse.ArgumentParser(
         prog="python -m pipelines.sample_region",
-        description="Generate a sample region's raw exports (DOMAIN.md §3 shapes) and its known truth.",
+        description="Generate a sample region's raw exports (real export shapes, docs/sources.md) and its known truth.",
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--municipalities", type=int, default=d.municipalities)

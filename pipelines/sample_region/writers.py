@@ -1,4 +1,4 @@
-"""Write the sample region's truth as the exports a region actually receives (DOMAIN.md §3)."""
+"""Write the sample region's truth as the exports a region actually receives (shapes: docs/sources.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 -- Mentor–mentee teacher pairs per mentored school (the mentee's school), school year and subject: held, planned
 -- and not held (with the reasons), beside the school's network partner school(s) and support model that year.
+-- One school year at a time (nothing is compared with other years); school_key (int_school_identity) links a
+-- school's rows across a change of login.
 
 with teacher_pairs as (
     select * from {{ ref('stg_mentoring__teacher_pairs') }}
@@ -11,6 +13,10 @@ network_pairs as (
 
 schools as (
     select * from {{ ref('stg_registry__schools') }}
+),
+
+identity as (
+    select * from {{ ref('int_school_identity') }}
 ),
 
 pair_counts as (
@@ -93,6 +99,7 @@ partners as (
 final as (
     select
         c.school_year,
+        i.school_key,
         c.school_login,
         s.school_name,
         s.municipality_name,
@@ -112,6 +119,9 @@ final as (
     left join schools as s
         on c.school_login = s.school_login
         and c.school_year = s.school_year
+    left join identity as i
+        on c.school_login = i.school_login
+        and c.school_year = i.school_year
     left join not_held_reasons as r
         on c.school_year = r.school_year
         and c.school_login = r.school_login

@@ -13,8 +13,9 @@
 {%- set high_vpr_min_pp = params.get('high_vpr_min_pp', 25) %}
 {%- set str = dbt.type_string() %}
 
+-- the registry of each school year, with the stable school_key (int_school_identity)
 with schools as (
-    select * from {{ ref('stg_registry__schools') }}
+    select * from {{ ref('int_school_identity') }}
 ),
 
 subjects as (
@@ -224,6 +225,7 @@ markers as (
 final as (
     select
         m.school_year,
+        s.school_key,
         m.school_login,
         s.school_name,
         s.municipality_name,

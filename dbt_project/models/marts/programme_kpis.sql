@@ -17,7 +17,7 @@ survey_answers as (
 ),
 
 answer_options as (
-    select * from {{ ref('survey_answer_options') }}
+    select * from {{ ref('stg_surveys__answer_options') }}
 ),
 
 network_programmes as (

@@ -3,6 +3,9 @@
 -- (the share of «2» — for ЕГЭ the share below the minimum — up by at least var('negative_dynamics_mark_2_pp')
 -- percentage points). Years are compared only when their scales are comparable (int_procedure_scales): otherwise
 -- the previous value is null and comparable = false.
+-- A school is followed by its stable school_key (int_school_identity), so a renamed or re-numbered school keeps its
+-- series: the previous value of its first year under a new login is that of its old login. Each row shows the login
+-- and name of its own school year.
 
 {%- set indicators = [
     'mark_2_pct', 'pass_rate_pct', 'quality_rate_pct', 'below_minimum_pct',
@@ -17,15 +20,23 @@ scales as (
     select * from {{ ref('int_procedure_scales') }}
 ),
 
--- the previous two school years of the same school and procedure, by window over the wide rows (one sort of
--- school_year_results) before they are made long: self-joins of the long rows over six national years spilled
--- gigabytes and took a minute
+identity as (
+    select * from {{ ref('int_school_identity') }}
+),
+
+-- the previous two school years of the same school (school_key) and procedure, by window over the wide rows (one
+-- sort of school_year_results) before they are made long: self-joins of the long rows over six national years
+-- spilled gigabytes and took a minute. (Every login of school_year_results is in the registry, hence in the
+-- crosswalk; one that were not would be its own series.)
 with_scale as (
     select
         results.*,
+        coalesce(identity.school_key, results.school_login) as school_key,
         cast(substring(results.school_year, 1, 4) as {{ dbt.type_int() }}) as year_start,
         scales.max_primary_score
     from results
+    left join identity
+        on results.school_login = identity.school_login and results.school_year = identity.school_year
     left join scales
         on results.school_year = scales.school_year and results.procedure_id = scales.procedure_id
 ),
@@ -44,7 +55,7 @@ windowed as (
         lag({{ indicator }}, 2) over by_series as lag2_{{ indicator }}{{ "," if not loop.last }}
         {%- endfor %}
     from with_scale
-    window by_series as (partition by school_login, procedure_id order by year_start)
+    window by_series as (partition by school_key, procedure_id order by year_start)
 ),
 
 long as (
@@ -52,6 +63,7 @@ long as (
     select
         school_year,
         year_start,
+        school_key,
         school_login,
         school_name,
         municipality_name,
@@ -124,6 +136,7 @@ compared as (
 final as (
     select
         school_year,
+        school_key,
         school_login,
         school_name,
         municipality_name,

@@ -1,5 +1,5 @@
--- Monitoring-survey results per questionnaire, wave (school year), question and respondent group ('all' and each
--- role). n counts respondents who answered the question. Scale questions: mean score, distribution over the
+-- Monitoring-survey results per questionnaire, wave (school year), question and respondent group ('all', each
+-- role, and each group of the questionnaire's group column). n counts respondents who answered the question. Scale questions: mean score, distribution over the
 -- scale's options (zero-filled) and the top-2-box share. Multiple choice: the share of the question's
 -- respondents who chose each option (shares add up to more than 100%). Text questions: n only.
 
@@ -8,7 +8,7 @@ with answers as (
 ),
 
 options as (
-    select * from {{ ref('survey_answer_options') }}
+    select * from {{ ref('stg_surveys__answer_options') }}
 ),
 
 questions as (
@@ -30,6 +30,18 @@ answers_in_groups as (
         answer_text,
         answer_score
     from answers
+    union all
+    -- groups of one export (e.g. «школа с НОР» / «школа-наставник»), from the questionnaire's group column
+    select
+        questionnaire,
+        school_year,
+        question_code,
+        respondent_group,
+        respondent_id,
+        answer_text,
+        answer_score
+    from answers
+    where respondent_group is not null
     union all
     select
         questionnaire,

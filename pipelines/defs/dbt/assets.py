@@ -1,5 +1,6 @@
 """The dbt project as Dagster assets: staging, intermediate and mart models downstream of the ingest assets
-(each dbt source names its ingest asset in meta.dagster.asset_key). dbt tests run as asset checks."""
+(a dbt source in schema raw is a family's table; every source config of that family is upstream of the models
+reading it). dbt tests run as asset checks."""
 
 import os
 import shutil
@@ -12,9 +13,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.defs.ingest.assets import asset_key_for
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib.ingest import ensure_source_tables
-from pipelines.lib.sources import load_sources
+from pipelines.lib.sources import families, load_sources
 from pipelines.settings import DBT_PROJECT_DIR, operations_config
 
 
@@ -39,12 +41,52 @@ def dbt_project() -> DbtProject:
     return project
 
 
+FAMILY_KEY_PREFIX = "family"
+
+
+def _family_of(props: Mapping[str, Any]) -> str | None:
+    """A dbt source in schema raw is a family's table: raw.<family> (or a table that comes with the family
+    named in its meta, e.g. the survey answer options with survey_answers)."""
+    if props.get("resource_type") != "source" or props.get("schema") != "raw":
+        return None
+    return (props.get("meta") or {}).get("family") or props.get("identifier") or props["name"]
+
+
 class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """Groups by layer; a model reading a family's raw table depends on every ingest asset of that family, so
+    a new source config (any name) is upstream of the family's staging model with no edit of the dbt project."""
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "reference"
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "marts"
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        family = _family_of(dbt_resource_props)
+        if family:  # never an asset of its own: replaced by the family's ingest assets in get_asset_spec
+            return dg.AssetKey([FAMILY_KEY_PREFIX, family, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        members = _family_assets()
+        if not any(d.asset_key.path[0] == FAMILY_KEY_PREFIX for d in spec.deps):
+            return spec
+        deps: dict[dg.AssetKey, dg.AssetDep] = {}
+        for dep in spec.deps:
+            if dep.asset_key.path[0] != FAMILY_KEY_PREFIX:
+                deps[dep.asset_key] = dep
+                continue
+            for key in members.get(dep.asset_key.path[1], []):
+                deps.setdefault(key, dg.AssetDep(key, partition_mapping=dep.partition_mapping))
+        return spec.replace_attributes(deps=list(deps.values()))
+
+
+@cache
+def _family_assets() -> dict[str, list[dg.AssetKey]]:
+    """family -> the ingest assets (one per source config) that load it."""
+    return {family: [asset_key_for(s) for s in specs] for family, specs in families(load_sources()).items()}
 
 
 @dbt_assets(

@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.defs.ingest.partitions import school_year_partitions
 from pipelines.defs.resources import WarehouseResource
-from pipelines.lib.ingest import REGISTRY_SOURCE, ContractViolation, export_files, load_school_year
+from pipelines.lib.ingest import REGISTRY_SOURCE, ContractViolation, NoRowsForYear, export_files, load_school_year
 from pipelines.lib.sources import SourceSpec, load_sources
 from pipelines.settings import operations_config
 
@@ -43,8 +43,9 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
         deps=deps,
         output_required=False,  # not every family arrives every school year
         kinds={"duckdb", spec.format},
-        description=f"{spec.title_ru}. Loaded from data/raw/{spec.folder}/<school year>/{spec.file_glob} "
-        f"after its contract ({spec.config_path.name if spec.config_path else spec.name}) passes.",
+        description=f"{spec.title_ru}. Loaded from data/raw/{spec.folder}/"
+        f"{'<any folder>' if spec.multi_year else '<school year>'}/{spec.file_glob} into {spec.table} (family "
+        f"{spec.family}) after its contract ({spec.config_path.name if spec.config_path else spec.name}) passes.",
         check_specs=[
             dg.AssetCheckSpec(
                 CONTRACT_CHECK,
@@ -54,7 +55,7 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 "columns, ranges, keys, school year, registry match.",
             )
         ],
-        metadata={"contract_version": spec.contract_version, "table": spec.table},
+        metadata={"contract_version": spec.contract_version, "table": spec.table, "family": spec.family},
     )
     def _ingest(context: dg.AssetExecutionContext, warehouse_files: WarehouseResource):
         school_year = context.partition_key
@@ -69,6 +70,10 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
             return
         try:
             loaded = load_school_year(spec, warehouse_files.settings, school_year, progress=context.log.info)
+        except NoRowsForYear as absent:
+            context.log.info(str(absent))
+            yield dg.AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, description=str(absent))
+            return
         except ContractViolation as bad:
             context.log.error(bad.message)
             yield dg.AssetCheckResult(
@@ -99,8 +104,9 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
             )
         else:
             dropped = ", ".join(f"{reason}: {n}" for reason, n in loaded.rows_dropped.items()) or "0"
+            files = ", ".join(p.name for p in loaded.files)
             context.log.info(
-                f"{spec.name} {school_year}: {loaded.file_path.name}: строк в файле/rows read {loaded.rows_read:,}, "
+                f"{spec.name} {school_year}: {files}: строк в файле/rows read {loaded.rows_read:,}, "
                 f"загружено/loaded {loaded.rows_loaded:,}, отклонено/rejected {loaded.rows_rejected:,}, "
                 f"отброшено по правилам/dropped by design {dropped}; "
                 f"{loaded.expectations} expectations passed; {loaded.seconds:.1f} s "
@@ -109,6 +115,7 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
         yield dg.MaterializeResult(
             metadata={
                 "file": str(loaded.file_path),
+                "files": [str(p) for p in loaded.files] or [str(loaded.file_path)],
                 "file_sha256": loaded.file_sha256,
                 "rows_read": loaded.rows_read,
                 "rows_loaded": loaded.rows_loaded,
