@@ -25,9 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec, path, school_year = specs[args[0]], Path(args[1]), args[2]
     settings = Settings.from_env()
-    registry = (
-        load_registry(settings, spec, school_year) if spec.registry_match and settings.warehouse_path.exists() else []
-    )
+    registry = load_registry(settings, school_year) if spec.registry_match and settings.warehouse_path.exists() else []
     if spec.registry_match and not registry:
         print(f"(реестр ОО {school_year} не загружен: проверка школ по реестру покажет все школы неизвестными)")
     with tempfile.TemporaryDirectory() as work:

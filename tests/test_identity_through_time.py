@@ -99,7 +99,7 @@ def _rows(con, sql: str, params: list) -> list[dict]:
 
 
 def test_the_region_has_a_renumbered_school_on_a_list(region, renumbered):
-    old, new, year, before, _ = renumbered
+    old, new, _, before, _ = renumbered
     status = pl.read_parquet(region.settings.truth_dir / "official_list_status.parquet")
     on_list = status.filter((pl.col("first_login") == old) & (pl.col("school_year") == before))
     assert old != new and on_list.height > 0, "the test needs the re-numbered school on an official list in t − 1"
@@ -139,7 +139,7 @@ def test_dynamics_continue_across_the_new_login(con, renumbered, vpr_mark_2):
 
 
 def test_list_transitions_do_not_enter_or_exit_the_renumbered_school(region, con, renumbered):
-    old, new, year, before, _ = renumbered
+    old, new, year, _, _ = renumbered
     rows = _rows(con, "select * from marts.list_transitions where school_key = ? and school_year = ?", [old, year])
     assert rows and {r["school_login"] for r in rows} == {new}
     assert {r["school_name"] for r in rows} == {_registry_name(con, new, year)}
@@ -152,7 +152,9 @@ def test_list_transitions_do_not_enter_or_exit_the_renumbered_school(region, con
     for list_name, (status, years_in_list) in expected.items():
         assert (official[list_name]["status"], official[list_name]["years_in_list"]) == (status, years_in_list)
     # and the old login does not leave any list in the year it stopped being used
-    assert not _rows(con, "select 1 from marts.list_transitions where school_login = ? and school_year = ?", [old, year])
+    assert not _rows(
+        con, "select 1 from marts.list_transitions where school_login = ? and school_year = ?", [old, year]
+    )
 
 
 def test_context_and_flag_windows_reach_back_to_the_old_login(con, renumbered, vpr_mark_2):

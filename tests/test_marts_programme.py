@@ -10,8 +10,6 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR
-
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "pipelines" / "config"
 SEED_YEAR = "2022-2023"
 
@@ -52,25 +50,30 @@ def survey_expected(loaded_region) -> dict:
     return json.loads((region.settings.truth_dir / "survey_expected.json").read_text(encoding="utf-8"))
 
 
-def test_seed_of_answer_options_matches_the_questionnaire_configs():
-    """The dbt seed survey_answer_options mirrors the questionnaires and scales: fail loudly when they drift."""
-    seed = pl.read_csv(DBT_PROJECT_DIR / "seeds" / "survey_answer_options.csv", infer_schema_length=0)
+def test_answer_options_in_the_warehouse_are_the_questionnaires_and_scales(loaded_region):
+    """The options the marts use come from the questionnaire configs and survey_scales.yaml, read here as YAML:
+    every closed question, in the form's order, with the scale's scores and its top-2 box."""
+    region, _, _ = loaded_region
+    options = _mart(region, "select * from staging.stg_surveys__answer_options order by all")
     scales = yaml.safe_load((CONFIG_DIR / "survey_scales.yaml").read_text(encoding="utf-8"))
     for q_code, survey in _questionnaires().items():
         for question in survey["questions"]:
-            rows = seed.filter((pl.col("questionnaire") == q_code) & (pl.col("question_code") == question["code"]))
-            where = f"seed survey_answer_options, {q_code}.{question['code']}"
-            assert rows.height > 0, f"{where}: question missing"
+            rows = options.filter(
+                (pl.col("questionnaire") == q_code) & (pl.col("question_code") == question["code"])
+            ).sort("option_order")
+            where = f"{q_code}.{question['code']}"
+            if question["type"] == "text":
+                assert rows.height == 0, where
+                continue
             assert set(rows["question_type"]) == {question["type"]}, where
             if question["type"] == "multi":
                 assert rows["answer_text"].to_list() == question["options"], where
             if question["type"] == "scale":
-                answers = scales[question["scale"]]["answers"]
-                got = {t: float(s) for t, s in zip(rows["answer_text"], rows["answer_score"], strict=True)}
-                assert got == {t: float(s) for t, s in answers.items()}, where
-                top = sorted(answers.values(), reverse=True)[: 1 if len(answers) == 2 else 2]
-                expected_top = {t for t, s in answers.items() if s in top}
-                assert set(rows.filter(pl.col("is_top_box") == "true")["answer_text"]) == expected_top, where
+                scale = scales[question["scale"]]
+                assert rows["answer_text"].to_list() == [str(a) for a in scale["answers"]], where
+                assert rows["answer_score"].to_list() == [float(v) for v in scale["answers"].values()], where
+                top = rows.filter(pl.col("is_top_box"))["answer_text"].to_list()
+                assert top == [str(a) for a in scale["top_box"]], where
 
 
 def test_survey_results_reproduce_the_seed_000_figures(survey_results):

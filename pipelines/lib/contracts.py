@@ -225,9 +225,7 @@ def validate_staged(
             for item in index_list[:MAX_ROWS_IN_MESSAGE]
             if isinstance(item, dict)
         )
-        files = tuple(
-            str(item.get(SOURCE_FILE)) for item in index_list[:MAX_ROWS_IN_MESSAGE] if isinstance(item, dict)
-        )
+        files = tuple(str(item.get(SOURCE_FILE)) for item in index_list[:MAX_ROWS_IN_MESSAGE] if isinstance(item, dict))
         first_key = next((str(i[key_column]) for i in index_list if isinstance(i, dict) and key_column in i), None)
 
         def header_of(c: str, key: str | None = first_key) -> str:

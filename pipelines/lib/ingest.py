@@ -157,7 +157,9 @@ def write_survey_answer_options(con, specs: dict[str, SourceSpec]) -> None:
                 continue
             for order, (text, score) in enumerate(spec.survey.answer_options(question).items(), start=1):
                 top = spec.survey.is_top_box(question, text)
-                rows.append((spec.survey.questionnaire, question.code, question.type, question.scale, order, text, score, top))
+                rows.append(
+                    (spec.survey.questionnaire, question.code, question.type, question.scale, order, text, score, top)
+                )
     with warehouse.transaction(con):
         con.execute(
             "create or replace table raw.survey_answer_options (questionnaire varchar, question_code varchar, "
@@ -179,10 +181,10 @@ def ensure_source_tables(settings: Settings, specs: dict[str, SourceSpec]) -> No
         write_survey_answer_options(con, specs)
 
 
-def load_registry(settings: Settings, spec: SourceSpec, school_year: str) -> list[tuple]:
-    """The registry rows a load matches against: its school year's, or every year's for a multi-year source."""
+def load_registry(settings: Settings, school_year: str) -> list[tuple]:
+    """The registry rows of a school year, which a load of that year matches its schools against."""
     with warehouse.connect(settings.warehouse_path) as con:
-        return registry_rows(con, None if spec.multi_year else [school_year])
+        return registry_rows(con, [school_year])
 
 
 class NoRowsForYear(Exception):
@@ -417,7 +419,7 @@ def load_school_year(
     config = ingest_settings()
     key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
     if spec.registry_match:
-        load.registry = load_registry(settings, spec, school_year)
+        load.registry = load_registry(settings, school_year)
     stage_dir = settings.data_dir / "staging" / spec.name / school_year
     for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source and year
         stale.unlink()
@@ -663,7 +665,12 @@ def _rejected_rows(load: _Load, con, unknown: str) -> list[dict]:
     with target.open("w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f, delimiter=";")
         w.writerow(
-            ["Файл / file", "Строка файла / file row", f"Столбец / column: {spec.registry_match.column}", "Причина / reason"]
+            [
+                "Файл / file",
+                "Строка файла / file row",
+                f"Столбец / column: {spec.registry_match.column}",
+                "Причина / reason",
+            ]
         )
         for r in out:
             w.writerow([Path(r["file_path"]).name, r["source_row"], r["value"], r["reason"]])

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
+from pipelines.lib.config_schema import validate_publishing
 from pipelines.settings import config_dir
 
 SUPPRESSED_COLUMN = "is_suppressed"
@@ -40,15 +41,13 @@ PARQUET_BATCH_ROWS = 1 << 17  # rows per batch streamed from DuckDB to Parquet
 
 
 def publishing_config() -> dict:
-    """pipelines/config/publishing.yaml, with EDUWH_PUBLISH_TARGETS (comma-separated) overriding `enabled`.
-    The `suppression` section is checked here (its shape; the mart names against the published marts are
-    checked by marts_from_manifest, when the definitions load)."""
-    config = yaml.safe_load((config_dir() / "publishing.yaml").read_text(encoding="utf-8"))
-    _check_suppression_shape(config)
-    # Derived, not a key of the file: the default minimum under its pre-per-mart name, for callers written before
-    # per-mart rules (pipelines/defs/publish/assets.py passes it to publish_parquet, which reads a mart's own rule
-    # itself). Drop it once no caller reads it.
-    config["min_cell_size"] = config["suppression"]["default"]["min_n"]
+    """pipelines/config/publishing.yaml (checked against its schema), with EDUWH_PUBLISH_TARGETS
+    (comma-separated) overriding `enabled`. The mart names under `suppression.marts` are checked against the
+    published marts by marts_from_manifest, when the definitions load."""
+    path = _publishing_yaml()
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    validate_publishing(config, path)
+    config["suppression"].setdefault("marts", {})
     chosen = os.environ.get(TARGETS_ENV)
     if chosen is not None:
         names = {n.strip() for n in chosen.split(",") if n.strip()}
@@ -71,53 +70,13 @@ def _config_error(where: str, message: str) -> ValueError:
     return ValueError(f"{_publishing_yaml()}: {where}: {message}")
 
 
-def _check_min_n_rule(rule: object, where: str) -> None:
-    if not isinstance(rule, dict) or set(rule) != {"min_n"}:
-        raise _config_error(where, f"ожидается / expected {{min_n: <целое / integer ≥ 1>}}, найдено / found {rule!r}")
-    min_n = rule["min_n"]
-    if isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1:
-        raise _config_error(
-            f"{where}.min_n", f"ожидается целое ≥ 1 / expected an integer ≥ 1, найдено / found {min_n!r}"
-        )
-
-
-def _check_suppression_shape(config: dict) -> None:
-    """`suppression: {default: {min_n}, marts: {<mart>: {min_n}}}`, and no leftover `min_cell_size`."""
-    if "min_cell_size" in config:
-        raise _config_error(
-            "min_cell_size",
-            "ключ заменён правилами по витринам / replaced by per-mart rules: "
-            "suppression: {default: {min_n: 10}, marts: {<mart>: {min_n: N}}} (see the shipped "
-            "pipelines/config/publishing.yaml)",
-        )
-    suppression = config.get("suppression")
-    if not isinstance(suppression, dict) or "default" not in suppression or set(suppression) - {"default", "marts"}:
-        raise _config_error(
-            "suppression",
-            "ожидается / expected {default: {min_n: N}, marts: {<mart>: {min_n: N}}}, "
-            f"найдено / found {suppression!r}",
-        )
-    _check_min_n_rule(suppression["default"], "suppression.default")
-    marts = suppression.get("marts")
-    if marts is None:
-        suppression["marts"] = {}
-    elif not isinstance(marts, dict):
-        raise _config_error(
-            "suppression.marts", f"ожидается словарь витрин / expected a mapping of marts, найдено / found {marts!r}"
-        )
-    for name, rule in suppression["marts"].items():
-        _check_min_n_rule(rule, f"suppression.marts.{name}")
-
-
-def suppression_rule(mart_name: str, config: dict | None = None, default_min_n: int | None = None) -> tuple[int, str]:
-    """(min_n, the rule it comes from) for a mart: `suppression.marts.<mart>` of publishing.yaml, else the default
-    (`default_min_n` if given, else `suppression.default`)."""
+def suppression_rule(mart_name: str, config: dict | None = None) -> tuple[int, str]:
+    """(min_n, the rule it comes from) for a mart: `suppression.marts.<mart>` of publishing.yaml, else
+    `suppression.default`."""
     suppression = (config if config is not None else publishing_config())["suppression"]
     own = suppression["marts"].get(mart_name)
     if own is not None:
         return int(own["min_n"]), f"suppression.marts.{mart_name}"
-    if default_min_n is not None:
-        return int(default_min_n), "suppression.default"
     return int(suppression["default"]["min_n"]), "suppression.default"
 
 
@@ -180,28 +139,26 @@ def marts_from_manifest(manifest: dict, config: dict | None = None) -> list[Mart
     return sorted(marts, key=lambda m: m.name)
 
 
-def _select_sql(mart: MartSpec, columns: list[str], min_cell_size: int) -> str:
+def _select_sql(mart: MartSpec, columns: list[str], min_n: int) -> str:
     if not mart.n_column:
         return f"select * from {mart.relation}"
-    small = f"({mart.n_column} < {int(min_cell_size)})"
+    small = f"({mart.n_column} < {int(min_n)})"
     exprs = [f"case when {small} then null else {c} end as {c}" if c in mart.suppressed_columns else c for c in columns]
     exprs.append(f"coalesce({small}, false) as {SUPPRESSED_COLUMN}")
     return f"select {', '.join(exprs)} from {mart.relation}"
 
 
-def publish_parquet(
-    con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path, min_cell_size: int | None = None
-) -> dict:
+def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path) -> dict:
     """Stream the mart into its Parquet file batch by batch: memory stays bounded however many school years
     the mart holds (school_dynamics: tens of millions of rows over six national years).
 
     A mart with an n column is suppressed by its rule, read from publishing.yaml now (so an edit applies at the
-    next run): `suppression.marts.<mart>`, else the default, which `min_cell_size` replaces when given."""
+    next run): `suppression.marts.<mart>`, else the default."""
     columns = [r[0] for r in con.execute(f"describe {mart.relation}").fetchall()]
     rule: dict[str, str] = {}
     min_n = 0
     if mart.n_column:
-        min_n, rule_name = suppression_rule(mart.name, default_min_n=min_cell_size)
+        min_n, rule_name = suppression_rule(mart.name)
         rule = {"suppression_n_column": mart.n_column, "suppression_min_n": str(min_n), "suppression_rule": rule_name}
     reader = con.sql(_select_sql(mart, columns, min_n)).to_arrow_reader(PARQUET_BATCH_ROWS)
     labels = {**mart.column_labels, SUPPRESSED_COLUMN: SUPPRESSED_LABEL}

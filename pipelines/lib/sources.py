@@ -49,8 +49,6 @@ class RowSumSpec:
     max: float
 
 
-
-
 @dataclass(frozen=True)
 class RegistryMatchSpec:
     """How a file's rows find their school in the registry of the same school year."""

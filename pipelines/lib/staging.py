@@ -308,8 +308,11 @@ def checked_select(
     if spec.registry_match:
         rm = spec.registry_match
         v = f"typed.{q(rm.column)}"
+        # a multi-year file's rows of other years are matched by their own years' loads (registries arrive by year)
+        this_year = f" and typed.school_year = {lit(school_year)}" if spec.multi_year else ""
         checks.append(
-            f"case when {v} is not null and coalesce(registry.candidates, 0) <> 1 then {v} end as {q(rm.column + '__unknown')}"
+            f"case when {v} is not null and coalesce(registry.candidates, 0) <> 1{this_year} then {v} end "
+            f"as {q(rm.column + '__unknown')}"
         )
         if rm.fills_login:
             checks.append(f"case when registry.candidates = 1 then registry.login end as {q(LOGIN_COLUMN)}")

@@ -2,7 +2,9 @@
 -- Each yearly list file repeats the list's history; for a membership (school, list, date in) the newest file wins
 -- (it knows the date out). A school year runs 1 September .. 31 August: a school is in the list in a year when it
 -- entered before the year ended and had not left by the year's first day (left on 1 September 2023 = last year in
--- the list 2022-2023). Logins are mapped to the stable school_key, so a re-numbered school keeps its membership.
+-- the list 2022-2023). Logins are mapped to the stable school_key before the newest file is chosen, so a
+-- re-numbered school keeps its membership, also when the files before the re-numbering list it under its old login
+-- and the later ones under its new login (one membership, not two).
 
 with memberships as (
     select * from {{ ref('stg_lists__official_school_lists') }}
@@ -12,25 +14,28 @@ identity as (
     select * from {{ ref('int_school_identity') }}
 ),
 
-newest_version as (
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by school_login, list_name, entered_on order by as_of_school_year desc
-            ) as rn
-        from memberships
-    ) as ranked
-    where rn = 1
-),
-
 login_keys as (
     select
         school_login,
         min(school_key) as school_key
     from identity
     group by school_login
+),
+
+newest_version as (
+    select *
+    from (
+        select
+            m.*,
+            k.school_key,
+            row_number() over (
+                partition by k.school_key, m.list_name, m.entered_on order by m.as_of_school_year desc
+            ) as rn
+        from memberships as m
+        inner join login_keys as k
+            on m.school_login = k.school_login
+    ) as ranked
+    where rn = 1
 ),
 
 school_years as (
@@ -53,10 +58,8 @@ final as (
         m.exited_on,
         m.reason
     from newest_version as m
-    inner join login_keys as k
-        on m.school_login = k.school_login
     inner join school_years as y
-        on k.school_key = y.school_key
+        on m.school_key = y.school_key
         and m.entered_on <= y.year_ends_on
         and (m.exited_on is null or m.exited_on > y.year_starts_on)
 )

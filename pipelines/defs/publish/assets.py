@@ -42,11 +42,10 @@ def build_parquet_asset(mart: MartSpec) -> dg.AssetsDefinition:
     def _publish(context: dg.AssetExecutionContext, warehouse_files: WarehouseResource) -> dg.MaterializeResult:
         settings = warehouse_files.settings
         config = publishing_config()
-        min_cell_size = int(config["min_cell_size"])
         with warehouse.connect(
             settings.warehouse_path, read_only=True, memory_limit=config.get("duckdb_memory_limit")
         ) as con:
-            published = publish_parquet(con, mart, settings.marts_dir, min_cell_size)
+            published = publish_parquet(con, mart, settings.marts_dir)
         context.log.info(
             f"опубликовано / published {mart.name}: {published['rows']:,} строк/rows "
             f"({published['rows_suppressed']:,} скрыто/suppressed) → {published['path']}"
