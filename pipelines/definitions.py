@@ -1,6 +1,6 @@
 """The Dagster code location: `dagster dev -w workspace.yaml`.
 
-    data/raw/<source>/<school year>/  --ingest (contract = blocking check)-->  raw.<source>   [partitioned by school year]
+    data/raw/<source>/<school year>/  --ingest (contract = blocking check)-->  raw.<family>   [partitioned by school year]
         --dbt build (staging -> intermediate -> marts, dbt tests as checks)-->  marts.<mart>
         --publish-->  data/marts/<mart>.parquet  -->  data/marts/analyst.duckdb, PostgreSQL (as configured)
 

@@ -789,21 +789,23 @@ def _check_accepted(
 # ------------------------------------------------------------------------------------------- loads over loads
 
 
-def test_two_files_in_one_year_folder_is_a_clear_error_not_a_quarantine(region: Region, tmp_path: Path) -> None:
+def test_a_corrected_copy_beside_the_original_is_refused_naming_both(region: Region, tmp_path: Path) -> None:
+    """The files of a year's folder load together (parts of one export): a corrected copy dropped beside the
+    original repeats its rows, which the key catches, naming both files; nothing changes."""
     settings = region.case(tmp_path / "data", O)
     before = snapshot(settings, O.spec)
     second = put(settings, O, name="Олимпиады 2023-2024 исправленный.csv", data=O.with_cell(0, "Участников", 13).data())
 
-    with pytest.raises(FileNotFoundError) as err:
+    with pytest.raises(ContractViolation) as err:
         load_school_year(O.spec, settings, YEAR)
-    message = str(err.value)
-    assert str(second.parent) in message
-    found = ", ".join(sorted([O.name, second.name]))
-    assert f"ожидался один файл *.csv источника «{O.spec.title_ru}», найдено: {found}" in message
-    assert f"expected exactly one *.csv file of source olympiad_results, found: {found}" in message
-    # nothing was read: nothing quarantined, nothing logged, nothing changed
-    assert snapshot(settings, O.spec) == before
-    assert not settings.quarantine_dir.exists()
+    message = err.value.message
+    assert f"{second.parent} ({', '.join(sorted([O.name, second.name]))})" in message
+    assert "Файлы загружаются вместе: ни один из 2 не загружен" in message
+    assert f"файл/file {O.name}, строка/row 2" in message and f"файл/file {second.name}, строка/row 2" in message
+    after = snapshot(settings, O.spec)
+    assert after.raw == before.raw and after.rejected == before.rejected
+    assert [q["file_path"] for q in after.quarantine] == [str(second.parent)]
+    assert after.loads(status="quarantined")[0]["files"] == 2
 
 
 def test_the_same_good_file_twice_loads_nothing_new(region: Region, tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ import pytest
 import xlsxwriter
 import yaml
 
-from pipelines.lib.ingest import check_export
+from pipelines.lib.ingest import ContractViolation, check_export, load_school_year
+from pipelines.lib.readers import detect_encoding
 from pipelines.lib.sources import load_source
 from pipelines.settings import CONFIG_DIR, PROJECT_ROOT, Settings
 
@@ -40,6 +41,7 @@ OGRN_ROWS = [  # (registry index, subject, participants, below minimum, 80-99, 1
     (2, "Математика профильная", 22, 3, 2, 0, "58,25"),
     (3, "Физика", 9, 1, 0, 0, "49"),
 ]
+AMBIGUOUS = (10, 11)  # registry rows given one full name in the new year
 SATISFIED = ["Полностью удовлетворены", "Скорее удовлетворены", "Скорее не удовлетворены", "Не удовлетворены"]
 GRADES = ["Отлично", "Хорошо", "Удовлетворительно", "Неудовлетворительно", "Плохо"]
 
@@ -216,10 +218,15 @@ unique:
 def _write_exports(layouts: NewLayouts, loaded_years: list[str]) -> None:
     raw, year, reg = layouts.settings.raw_dir, layouts.new_year, layouts.registry
     spring = int(year[-4:])
-    # the registry of the new year: last year's file again
+    # the registry of the new year: last year's, where two schools of different towns now share one full name
+    # (as «МОУ «СОШ №2»» does in many regions): a name that fits both must never be guessed
     last_registry = next((raw / "school_registry" / loaded_years[-1]).glob("*.csv"))
-    (raw / "school_registry" / year).mkdir(parents=True)
-    shutil.copy2(last_registry, raw / "school_registry" / year / f"Реестр ОО {year}.csv")
+    encoding = detect_encoding(last_registry, "auto")
+    with last_registry.open(encoding=encoding, newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    name = rows[0].index("Полное наименование ОО")
+    rows[1 + AMBIGUOUS[1]][name] = rows[1 + AMBIGUOUS[0]][name]
+    write_csv(raw / "school_registry" / year / f"Реестр ОО {year}.csv", rows, encoding=encoding)
 
     portal = [["Региональный портал оценки качества"], [f"ВПР {spring}"], []]
     portal.append(["Предмет", "Параллель", "Код ОО", "Количество\nобучающихся", '% "2"', "Примечание"])
@@ -476,3 +483,85 @@ def test_the_readme_example_config_reads_its_layout(tmp_path: Path):
     assert frame["participants"].to_list() == [25, 24]
     assert frame["mark_2_pct"].to_list() == [12.5, 8.33]
     assert frame["_source_row"].to_list() == [5, 6]
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+def _refused(layouts: NewLayouts, source: str, table: str, bad: list[Path]) -> str:
+    """Load `source` for the new year with the `bad` files in place: it must be refused with nothing changed;
+    the files are then removed. Returns the report."""
+    year = layouts.new_year
+    before = layouts.query(f"select * from {table} order by all")
+    log_before = layouts.query("select count(*) from ingest.load_log where source = ?", [source])[0][0]
+    spec = load_source(next(p for p in (layouts.config_dir / "sources").glob("*.yaml") if _name(p) == source))
+    try:
+        with pytest.raises(ContractViolation) as refused:
+            load_school_year(spec, layouts.settings, year)
+    finally:
+        for path in bad:
+            path.unlink()
+    assert layouts.query(f"select * from {table} order by all") == before
+    statuses = layouts.query(
+        "select status from ingest.load_log where source = ? order by finished_at desc, started_at desc", [source]
+    )
+    assert len(statuses) == log_before + 1 and statuses[0] == ("quarantined",)
+    report = Path(f"{refused.value.quarantine_path}.report.txt").read_text(encoding="utf-8")
+    assert report.startswith(refused.value.message.splitlines()[0])
+    return refused.value.message
+
+
+def _name(config: Path) -> str:
+    return yaml.safe_load(config.read_text(encoding="utf-8"))["name"]
+
+
+def test_ambiguous_and_unknown_school_names_are_refused_with_the_nearest_names(new_layouts: NewLayouts):
+    reg, year = new_layouts.registry, new_layouts.new_year
+    header = [
+        "Время создания",
+        "Полное наименование вашей организации (как в уставе)",
+        "Статус ОО в проекте",
+        "Насколько вы удовлетворены взаимодействием со школой-партнёром?",
+        "Оцените проект в целом",
+    ]
+    shared_name = reg[AMBIGUOUS[0]]["name"]
+    unknown = typed_name(reg[7]["name"], 1).replace("№", "№ 1")  # a school number the registry does not have
+    rows = [
+        header,
+        ["2026-04-01 10:00:00", shared_name, "школа с НОР", SATISFIED[0], GRADES[0]],
+        ["2026-04-01 11:00:00", unknown, "школа-наставник", SATISFIED[1], GRADES[1]],
+        ["2026-04-01 12:00:00", reg[8]["name"], "школа-наставник", SATISFIED[1], GRADES[1]],
+    ]
+    bad = write_csv(new_layouts.settings.raw_dir / "network_monitoring" / year / "Ответы (2).csv", rows, ",", "utf-8")
+    message = _refused(new_layouts, "network_monitoring_forms", "raw.survey_answers", [bad])
+    logins = sorted(reg[i]["login"] for i in AMBIGUOUS)
+    assert f"«{shared_name}» (строка/row 2)" in message
+    assert f"fits several registry schools: {', '.join(logins)}" in message
+    unknown_note = next(line for line in message.splitlines() if f"«{unknown}» (строка/row 3)" in line)
+    assert "nearest: " in unknown_note and reg[7]["name"] in unknown_note.split("nearest: ")[1]
+    # the load read both files of the folder: the file and row of each violation are named
+    assert "файл/file Ответы (2).csv, строка/row 2" in message
+
+
+def test_a_year_outside_a_multi_year_sources_years_is_refused_naming_the_row(new_layouts: NewLayouts):
+    header = ["Год ВПР", "Логин ОО", "4 РУ", "4 МА", "5 РУ", "5 МА", "Количество признаков"]
+    login = new_layouts.registry[20]["login"]
+    bad = write_xlsx(
+        new_layouts.settings.raw_dir / "vpr_bias_lists" / "архив" / "Признаки 2019.xlsx",
+        [header, [2026, login, 1, None, None, None, 1], [2019, login, 1, None, None, None, 1]],
+    )
+    message = _refused(new_layouts, "vpr_bias_markers_lists", "raw.vpr_bias_markers", [bad])
+    assert "«Год ВПР» (exam_year): учебный год не распознан или вне лет источника (2020-2021 … 2030-2031)" in message
+    assert "файл/file Признаки 2019.xlsx, строка/row 3: '2019'" in message
+
+
+def test_two_files_of_a_folder_with_the_same_school_are_refused_naming_both(new_layouts: NewLayouts):
+    year, first = new_layouts.new_year, new_layouts.registry[0]
+    rows = [["Логин ОО", "Наименование ОО", "Учебный год", "ИСБШ"], [first["login"], first["name"], year, "0,5"]]
+    bad = write_csv(new_layouts.settings.raw_dir / "isbsh_scores" / year / f"ИСБШ {year} дополнение.csv", rows)
+    message = _refused(new_layouts, "isbsh_scores", "raw.isbsh_scores", [bad])
+    assert "сочетание значений повторяется" in message
+    login = first["login"]
+    assert f"файл/file ИСБШ {year} дополнение.csv, строка/row 2: '{login}'" in message
+    assert re.search(rf"файл/file ИСБШ {year} часть \d\.csv, строка/row \d+: '{login}'", message)
+    assert "Файлы загружаются вместе: ни один из 3 не загружен" in message

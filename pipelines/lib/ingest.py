@@ -272,7 +272,24 @@ class _Load:
         return f"{self.started:%Y%m%dT%H%M%S}__{self.digest[:12]}"
 
 
-def _report(load: _Load, reason: str, violations: list[Violation], copied: bool) -> str:
+def _unmatched_notes(load: _Load, stage_path: Path, config: dict, limit: int = 10) -> list[str]:
+    """For the report: each school the registry did not find (or found twice), with the nearest registry names."""
+    rm = load.spec.registry_match
+    if rm is None:
+        return []
+    with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
+        values = con.execute(
+            f"select {q(rm.column + '__unknown')}, min({q(SOURCE_ROW)}) from checked "
+            f"where {q(rm.column + '__unknown')} is not null and school_year = ? group by 1 order by 2 limit {limit}",
+            [load.school_year],
+        ).fetchall()
+    return [
+        f"  школа/school «{value}» (строка/row {row}): {explain_unmatched(load.registry, rm.by, load.school_year, value)}"
+        for value, row in values
+    ]
+
+
+def _report(load: _Load, reason: str, violations: list[Violation], copied: bool, notes: list[str]) -> str:
     spec = load.spec
     others = (
         f" Файлы загружаются вместе: ни один из {len(load.paths)} не загружен. / The {len(load.paths)} files load "
@@ -288,6 +305,7 @@ def _report(load: _Load, reason: str, violations: list[Violation], copied: bool)
         ),
     ]
     lines += [f"  - {v.describe()}" for v in violations]
+    lines += notes
     if not copied:
         lines.append(
             f"Файл содержит персональные данные и не копируется; он остаётся в {load.path} (sha256 {load.digest}). / "
@@ -301,7 +319,9 @@ def _report(load: _Load, reason: str, violations: list[Violation], copied: bool)
     return "\n".join(lines)
 
 
-def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result: dict | None) -> ContractViolation:
+def _quarantine(
+    load: _Load, reason: str, violations: list[Violation], ge_result: dict | None, notes: list[str] = ()
+) -> ContractViolation:
     """Keep the evidence (files and a warehouse record) and return the error to raise."""
     folder = load.quarantine_folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -310,7 +330,7 @@ def _quarantine(load: _Load, reason: str, violations: list[Violation], ge_result
     if copied:
         for path in load.paths:
             shutil.copy2(path, folder / f"{load.stamp}__{path.name}" if len(load.paths) > 1 else target)
-    message = _report(load, reason, violations, copied)
+    message = _report(load, reason, violations, copied, list(notes))
     Path(f"{target}.report.txt").write_text(message + "\n", encoding="utf-8")
     Path(f"{target}.validation.json").write_text(
         json.dumps(ge_result or {"reason": reason}, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
@@ -454,7 +474,11 @@ def load_school_year(
         if not result.success:
             _add_duplicate_rows(result, stage_path, config)
             raise _quarantine(
-                load, f"нарушен контракт {spec.name} v{spec.contract_version}", result.violations, result.ge_result
+                load,
+                f"нарушен контракт {spec.name} v{spec.contract_version}",
+                result.violations,
+                result.ge_result,
+                _unmatched_notes(load, stage_path, config),
             )
         t_swap = time.perf_counter()
         loaded, rejected, match_rate = _swap_in(load, stage_path, config["duckdb_memory_limit"])
