@@ -39,6 +39,7 @@ def _suppression_of_five(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     path.write_text(text.replace("default: {min_n: 10}", f"default: {{min_n: {MIN_CELL_SIZE}}}"), encoding="utf-8")
     monkeypatch.setenv("EDUWH_CONFIG_DIR", str(config))
 
+
 SCHOOLS = MartSpec(
     name="mart_school_results",
     relation="marts.school_results",
