@@ -197,7 +197,7 @@ def test_warehouse_keeps_docs_and_the_load_log(loaded_region):
     assert log["isbsh_scores"][2] == 1 and log["olympiad_results"][2] == 1
 
 
-def test_the_seed_000_survey_figures_come_back_from_the_raw_answers(loaded_region):
+def test_the_monitoring_report_survey_figures_come_back_from_the_raw_answers(loaded_region):
     """The municipal monitoring report's figures: support 3.71, effectiveness 3.67, comfort 3.33, satisfaction 3.67,
     split 1 / 5 / 1 (docs/indicators.md, survey_results)."""
     region, _, _ = loaded_region

@@ -161,7 +161,7 @@ def test_mentoring_effect_stratum_rows_match_a_recomputed_difference_in_differen
     }
     assert set(got) == set(expected)
     if not expected:
-        # The small region's pairs start in its first school year (seed 000's survey year): no baseline year, so
+        # The small region's pairs start in its first school year (the monitoring report's survey year): no baseline year, so
         # no row at all, and every treated cohort is that first year. On longer regions the rows are compared.
         assert tables["effect"].is_empty()
         assert treated and {c for _, c in treated} == {min(year_name)}

@@ -1,4 +1,4 @@
-"""Survey, mentoring and programme-KPI marts against the generator's truth (seed 000 figures, truth parquet files)."""
+"""Survey, mentoring and programme-KPI marts against the generator's truth (monitoring-report figures, truth parquet files)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_answer_options_in_the_warehouse_are_the_questionnaires_and_scales(loade
                 assert top == [str(a) for a in scale["top_box"]], where
 
 
-def test_survey_results_reproduce_the_seed_000_figures(survey_results):
+def test_survey_results_reproduce_the_monitoring_report_figures(survey_results):
     """The municipal monitoring report's figures: ШНОР support 3.71, mentor effectiveness 3.67, comfort 3.33,
     satisfaction 3.67; satisfaction split 1 / 5 / 1."""
     year = survey_results.filter(pl.col("school_year") == SEED_YEAR)
@@ -126,7 +126,7 @@ def truth_pairs(loaded_region) -> pl.DataFrame:
     return pl.read_parquet(region.settings.truth_dir / "mentoring_pairs.parquet")
 
 
-def test_mentoring_coverage_reproduces_the_seed_000_subjects(loaded_region, truth_pairs):
+def test_mentoring_coverage_reproduces_the_monitoring_report_subjects(loaded_region, truth_pairs):
     region, _, _ = loaded_region
     mart = _mart(
         region,
@@ -134,7 +134,7 @@ def test_mentoring_coverage_reproduces_the_seed_000_subjects(loaded_region, trut
         f"sum(pairs_planned) as planned from marts.mentoring_coverage where school_year = '{SEED_YEAR}' group by 1",
     )
     got = {s: (h, n, p) for s, h, n, p in mart.iter_rows()}
-    seed_000 = {
+    monitoring_report = {
         "Русский язык": (7, 0, 0),
         "Физика": (3, 0, 0),
         "Математика": (6, 0, 0),
@@ -142,13 +142,13 @@ def test_mentoring_coverage_reproduces_the_seed_000_subjects(loaded_region, trut
         "Обществознание": (5, 0, 0),
         "Химия": (0, 4, 0),
     }
-    assert got == seed_000
+    assert got == monitoring_report
     truth = (
         truth_pairs.filter(pl.col("school_year") == SEED_YEAR)
         .group_by("subject")
         .agg(held=(pl.col("status") == "проведено").sum(), not_held=(pl.col("status") == "не проведено").sum())
     )
-    assert {s: (h, n, 0) for s, h, n in truth.iter_rows()} == seed_000
+    assert {s: (h, n, 0) for s, h, n in truth.iter_rows()} == monitoring_report
 
 
 def test_mentoring_coverage_counts_every_pair_of_the_truth(loaded_region, truth_pairs):
@@ -255,6 +255,6 @@ def test_programme_kpis_agree_with_values_recomputed_from_the_truth(loaded_regio
             named=True
         )
     }
-    # seed 000: 8 of 10 respondents satisfied (80% >= 75%); 24 of 28 pairs held (chemistry not held) < 100%
+    # the monitoring report: 8 of 10 respondents satisfied (80% >= 75%); 24 of 28 pairs held (chemistry not held) < 100%
     assert seed_year["satisfied_participants"] is True
     assert seed_year["mentoring_pairs_held"] is False

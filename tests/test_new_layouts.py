@@ -27,8 +27,9 @@ import xlsxwriter
 import yaml
 
 from pipelines.lib.ingest import ContractViolation, check_export, load_school_year
+from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.readers import detect_encoding
-from pipelines.lib.sources import load_source
+from pipelines.lib.sources import load_source, load_sources
 from pipelines.settings import CONFIG_DIR, PROJECT_ROOT, Settings
 
 PORTAL_ROWS = [  # (row index into the registry, grade, subject, participants, share of «2» as written)
@@ -565,3 +566,18 @@ def test_two_files_of_a_folder_with_the_same_school_are_refused_naming_both(new_
     assert f"файл/file ИСБШ {year} дополнение.csv, строка/row 2: '{login}'" in message
     assert re.search(rf"файл/file ИСБШ {year} часть \d\.csv, строка/row \d+: '{login}'", message)
     assert "Файлы загружаются вместе: ни один из 3 не загружен" in message
+
+
+def test_the_sensor_requests_each_year_of_a_changed_multi_year_file_and_nothing_loads_twice(new_layouts: NewLayouts):
+    specs = load_sources()  # the fixture's configuration (EDUWH_CONFIG_DIR)
+    settings, years = new_layouts.settings, sorted(new_layouts.bias_rows)
+    seen = scan_raw_files(settings, specs).seen
+    assert not scan_raw_files(settings, specs, seen).changed  # nothing new since the last look
+    multi_year_file = next(k for k in seen if k.startswith("vpr_bias_markers_lists|"))
+    changed = scan_raw_files(settings, specs, {k: v for k, v in seen.items() if k != multi_year_file}).changed
+    assert changed == {year: ["vpr_bias_markers_lists"] for year in years}
+    # loaded already: the same files under the same contract and registry load nothing, by year and by folder
+    for year in years:
+        assert load_school_year(specs["vpr_bias_markers_lists"], settings, year).unchanged
+    again = load_school_year(specs["isbsh_scores"], settings, new_layouts.new_year)
+    assert again.unchanged and again.file_path == settings.raw_dir / "isbsh_scores" / new_layouts.new_year

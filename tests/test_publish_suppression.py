@@ -32,7 +32,7 @@ from pipelines.lib.publish import (
 from pipelines.lib.publish_postgres import publish_to_postgres
 from pipelines.settings import CONFIG_DIR
 
-SEED_YEAR = "2022-2023"  # the wave of the seed-000 monitoring report
+SEED_YEAR = "2022-2023"  # the wave of the municipal monitoring report
 SURVEY_MIN_N, PUPIL_MIN_N = 3, 10
 PG_SCHEMA = "suppression_check"
 MARTS = ("survey_results", "school_year_results", "school_flags")
@@ -114,8 +114,8 @@ def survey_truth(loaded_region) -> dict[tuple[str, str, str, str], dict]:
     }
 
 
-def test_the_raw_answers_hold_the_seed_000_report(survey_truth):
-    """DOMAIN.md §4, from the raw answers alone: n = 7 ШНОР and 3 mentor schools; support 3.71, effectiveness
+def test_the_raw_answers_hold_the_monitoring_report_figures(survey_truth):
+    """The monitoring report's figures, from the raw answers alone: n = 7 ШНОР and 3 mentor schools; support 3.71, effectiveness
     3.67, comfort 3.33, satisfaction 3.67; satisfaction split 1 / 5 / 1."""
     figures = [
         ("shnor_mentoring", "mentor_support"),
@@ -165,7 +165,7 @@ def _distribution(text: str) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("target", ["parquet", "analyst_duckdb", "postgres"])
-def test_survey_shows_the_seed_000_figures(published, survey_truth, target):
+def test_survey_shows_the_monitoring_report_figures(published, survey_truth, target):
     rows = {
         (r["questionnaire"], r["question_code"]): r
         for r in published[target]["survey_results"]

@@ -1,5 +1,5 @@
 """Context and programme families of the sample region: real shapes and quirks, logins of the year, and the
-seed 000 survey figures reproduced from the raw answers."""
+monitoring-report survey figures reproduced from the raw answers."""
 
 from __future__ import annotations
 
@@ -318,7 +318,7 @@ def _split(v: str) -> list[str]:
     return [x for x in v.split(";") if x]
 
 
-def test_shnor_survey_reproduces_seed_000(default: Generated):
+def test_shnor_survey_reproduces_monitoring_report(default: Generated):
     expected = json.loads((default.truth_dir / "survey_expected.json").read_text(encoding="utf-8"))
     assert expected["survey_year"] == "2022-2023"
     raw = default.one("survey_shnor_mentoring", "2022-2023").read_bytes()
@@ -369,7 +369,7 @@ def test_shnor_survey_reproduces_seed_000(default: Generated):
     )
 
 
-def test_mentor_survey_reproduces_seed_000(default: Generated):
+def test_mentor_survey_reproduces_monitoring_report(default: Generated):
     rows = default.xlsx_rows("survey_mentor_schools", "2022-2023")
     assert rows[0] == (
         "Время создания", "Логин ОО", "Роль респондента", "Оцените эффективность проекта (от 1 до 5)",

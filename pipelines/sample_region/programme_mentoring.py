@@ -1,4 +1,4 @@
-"""Network mentoring of ШНОР: the monitoring surveys of seed 000 and the methodological service's register."""
+"""Network mentoring of ШНОР: the monitoring surveys of a municipal monitoring report and the methodological service's register."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ SHNOR_HEADER_2 = [
     Q_CONTINUE,
     Q_PROBLEMS,
 ]
-PROBLEMS = (  # seed 000, 4.15
+PROBLEMS = (  # the monitoring report, §4.15
     "Высокая нагрузка у педагогов, поэтому педагоги не смогли принять участие во многих мероприятиях проекта.",
     (
         "В группу школ с НОР попали опытные учителя, имеющие большой стаж работы, имеющие свои практические "
@@ -93,8 +93,8 @@ MENTOR_HEADER = [
     Q_MENTOR_SATISFACTION,
     Q_RECOMMENDATIONS,
 ]
-MENTOR_ANSWERS = ((4, 3, 4), (4, 3, 4), (3, 4, 3))  # effectiveness, comfort, satisfaction: seed 000, 5.3, 5.6, 5.7
-RECOMMENDATIONS = (  # seed 000, 5.9
+MENTOR_ANSWERS = ((4, 3, 4), (4, 3, 4), (3, 4, 3))  # effectiveness, comfort, satisfaction: the monitoring report, §5.3, 5.6, 5.7
+RECOMMENDATIONS = (  # the monitoring report, §5.9
     "Организация встреч для живого общения во время каникул.",
     "Координация работы школ-лидеров и школ с НОР научным руководителем.",
     (
@@ -116,7 +116,7 @@ TEACHERS_HEADER = [
 EVENTS_HEADER = ["Дата", "Тип мероприятия", "Тема", "Число участников", "Число школ"]
 HELD, NOT_HELD, PLANNED = "проведено", "не проведено", "запланировано"
 CONCENTRATED, DISTRIBUTED = "концентрированная", "распределённая"
-# seed 000, 5.2: (mentor school 0..2, subject, mentees, status, reason)
+# the monitoring report, §5.2: (mentor school 0..2, subject, mentees, status, reason)
 SURVEY_YEAR_PAIRS = (
     (0, "Русский язык", 7, HELD, None),
     (0, "Физика", 3, HELD, None),
@@ -141,7 +141,7 @@ EVENT_TOPICS = {
     "фестиваль": ("Фестиваль открытых уроков",),
     "конкурс": ("Конкурс методических разработок «Программа перехода школы в эффективный режим работы»",),
 }
-SURVEY_YEAR_EVENTS = (  # seed 000, 4.8-4.12 and 5.5
+SURVEY_YEAR_EVENTS = (  # the monitoring report, §4.8-4.12 and 5.5
     "вебинар", "психологическая гостиная", "мастер-класс", "семинар", "конференция", "вебинар",
     "стажировка", "психологическая гостиная", "семинар", "конкурс",
 )  # fmt: skip
@@ -222,7 +222,7 @@ def _timestamps(rng: np.random.Generator, spring: int, k: int) -> list[dt.dateti
 
 
 def _motives(rng: np.random.Generator, k: int) -> list[str]:
-    """Seven respondents: 6 / 3 / 2 / 1 choose the four motives (seed 000, 4.1)."""
+    """Seven respondents: 6 / 3 / 2 / 1 choose the four motives (the monitoring report, §4.1)."""
     chosen = np.zeros((k, 4), dtype=bool)
     without = int(rng.integers(k))
     chosen[:, 0] = True
@@ -383,7 +383,7 @@ def _second_wave(truth, rng, shnor, t, login_of, raw_dir) -> tuple[Path, dict]:
 def simulate_register(
     truth: RegionTruth, shnor: np.ndarray, mentors: list[str], respondents: list[str]
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Network pairs, teacher pairs and events for the survey year (seed 000) and every later year.
+    """Network pairs, teacher pairs and events for the survey year (the monitoring report) and every later year.
     Project schools: the survey respondents in the survey year, every school on ШНОР in later years."""
     rng = family_rng(truth, RNG_REGISTER)
     years = truth.params.school_years

@@ -1,4 +1,4 @@
--- Programme KPIs (the expected effects of the regional and municipal programmes, documents 002–004): each KPI's
+-- Programme KPIs (the expected effects of the regional and municipal programmes, a regional innovation programme, an analytical note on collective mentoring and a municipal mentoring model): each KPI's
 -- numerator and denominator per school first, then summed per municipality and for the region, so every value is
 -- a share among all units of the territory (not a mean of school shares). Targets and the comparison rule come
 -- from the seed programme_kpi_targets. Rising / falling compare with the previous school year of the same
