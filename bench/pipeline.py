@@ -64,11 +64,7 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
                     phase: float(metadata[f"seconds_{phase}"].value) if f"seconds_{phase}" in metadata else 0.0
                     for phase in ("read", "validate", "load")
                 }
-                read, validation, load = (
-                    read + seconds["read"],
-                    validation + seconds["validate"],
-                    load + seconds["load"],
-                )
+                read, validation, load = read + seconds["read"], validation + seconds["validate"], load + seconds["load"]
                 out["loads"].append(
                     {"asset": event.asset_key.to_user_string(), "school_year": year}
                     | {k: round(v, 2) for k, v in seconds.items()}

@@ -98,9 +98,8 @@ def measure(name: str, command: list[str], env: dict[str, str]) -> Measured:
     if child.returncode != 0:
         raise SystemExit(f"[bench] {name} failed with exit code {child.returncode}")
     output = _last_record(stdout)
-    m = Measured(
-        name, command, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak[0], output
-    )
+    m = Measured(name, command, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+                 peak[0], output)
     print(f"[bench] {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, peak {m.peak_gib:.2f} GiB", flush=True)
     return m
 
@@ -139,11 +138,8 @@ def generate(size: str, raw: Path, years: int | None, env: dict[str, str]) -> li
     marker = raw.parent / f"generated-{size}-{years}.json"
     if not marker.exists():
         fresh(raw)
-        m = measure(
-            f"generate {size}",
-            [PY, "-m", "bench.data", size, str(raw), *(["--years", str(years)] if years else [])],
-            env,
-        )
+        m = measure(f"generate {size}", [PY, "-m", "bench.data", size, str(raw),
+                                         *(["--years", str(years)] if years else [])], env)
         marker.write_text(json.dumps({"wall": m.wall, **m.output}, ensure_ascii=False))
     return sorted(p.name for p in (raw / "school_registry").iterdir())
 
@@ -156,52 +152,18 @@ def three_paths(label: str, work: Path, raw: Path, years: list[str], env: dict[s
     ys = ",".join(years)
     return {
         "P": measure(f"P {label}", [PY, "-m", "bench.pipeline", "--data", str(data)], env),
-        "D": measure(
-            f"D {label}",
-            [
-                PY,
-                "-m",
-                "bench.baseline_duckdb",
-                "--raw",
-                str(out / "raw"),
-                "--db",
-                str(out / "d.duckdb"),
-                "--years",
-                ys,
-            ],
-            env,
-        ),
-        "Pd": measure(
-            f"Pd {label}",
-            [
-                PY,
-                "-m",
-                "bench.baseline_pandas",
-                "--raw",
-                str(out / "raw"),
-                "--out",
-                str(out / "pd.parquet"),
-                "--years",
-                ys,
-            ],
-            env,
-        ),
+        "D": measure(f"D {label}", [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"), "--db",
+                                    str(out / "d.duckdb"), "--years", ys], env),
+        "Pd": measure(f"Pd {label}", [PY, "-m", "bench.baseline_pandas", "--raw", str(out / "raw"), "--out",
+                                      str(out / "pd.parquet"), "--years", ys], env),
     }
 
 
 def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; "
-        f"{platform.platform()}; Python {platform.python_version()}; DuckDB {duckdb.__version__}"
-    )
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM; "
+            f"{platform.platform()}; Python {platform.python_version()}; DuckDB {duckdb.__version__}")
 
 
 def main() -> None:
@@ -210,16 +172,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="tiny,national")
     parser.add_argument("--years", type=int, default=6, help="national school years (default 6)")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
-    parser.add_argument(
-        "--report", action="store_true", help="only rewrite RESULTS.md from the last run's DIR/measured.json"
-    )
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite RESULTS.md from the last run's DIR/measured.json")
     args = parser.parse_args()
     work = args.work.resolve()
     if args.report:
         saved = json.loads((work / "measured.json").read_text(encoding="utf-8"))
-        results = {
-            k: Measured(k, v["command"], v["wall"], v["cpu"], v["peak_rss"], v["output"]) for k, v in saved.items()
-        }
+        results = {k: Measured(k, v["command"], v["wall"], v["cpu"], v["peak_rss"], v["output"])
+                   for k, v in saved.items()}
         write_results(args.results, results, work, args.years)
         print(args.results.read_text(encoding="utf-8").splitlines()[-1])
         return
@@ -245,46 +205,19 @@ def main() -> None:
         results["P five"] = measure("P five", [PY, "-m", "bench.pipeline", "--data", str(data)], env)
         link_years(raw, data / "raw", [last])
         results["P increment"] = measure(
-            "P increment", [PY, "-m", "bench.pipeline", "--data", str(data), "--years", last], env
-        )
+            "P increment", [PY, "-m", "bench.pipeline", "--data", str(data), "--years", last], env)
         out = fresh(work / "five-baselines")
         link_years(raw, out / "raw", years)
         db = str(out / "d.duckdb")
-        results["D five"] = measure(
-            "D five",
-            [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"), "--db", db, "--years", ",".join(earlier)],
-            env,
-        )
-        results["D increment"] = measure(
-            "D increment",
-            [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"), "--db", db, "--years", last],
-            env,
-        )
-        results["Pd six"] = measure(
-            "Pd six",
-            [
-                PY,
-                "-m",
-                "bench.baseline_pandas",
-                "--raw",
-                str(out / "raw"),
-                "--out",
-                str(out / "pd.parquet"),
-                "--years",
-                ",".join(years),
-            ],
-            env,
-        )
-    (work / "measured.json").write_text(
-        json.dumps(
-            {
-                k: {"wall": v.wall, "cpu": v.cpu, "peak_rss": v.peak_rss, "output": v.output, "command": v.command}
-                for k, v in results.items()
-            },
-            ensure_ascii=False,
-            indent=1,
-        )
-    )
+        results["D five"] = measure("D five", [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"),
+                                               "--db", db, "--years", ",".join(earlier)], env)
+        results["D increment"] = measure("D increment", [PY, "-m", "bench.baseline_duckdb", "--raw",
+                                                         str(out / "raw"), "--db", db, "--years", last], env)
+        results["Pd six"] = measure("Pd six", [PY, "-m", "bench.baseline_pandas", "--raw", str(out / "raw"),
+                                               "--out", str(out / "pd.parquet"), "--years", ",".join(years)], env)
+    (work / "measured.json").write_text(json.dumps(
+        {k: {"wall": v.wall, "cpu": v.cpu, "peak_rss": v.peak_rss, "output": v.output, "command": v.command}
+         for k, v in results.items()}, ensure_ascii=False, indent=1))
     if "tiny" in sizes and "national" in sizes:
         write_results(args.results, results, work, args.years)
         print(args.results.read_text(encoding="utf-8").splitlines()[-1])
@@ -296,10 +229,8 @@ def breakdown(r: dict[str, Measured]) -> str:
     warehouse), dbt, publishing and start-up, beside D's steps."""
     p, d = r["P year"].output, r["D year"].output
     lines = ["| P year: phase | s | D year: step | s |", "|---|---|---|---|"]
-    left = [
-        (f"{x['asset']} read / validate / swap", f"{x['read']} / {x['validate']} / {x['load']}")
-        for x in p.get("loads", [])
-    ]
+    left = [(f"{x['asset']} read / validate / swap", f"{x['read']} / {x['validate']} / {x['load']}")
+            for x in p.get("loads", [])]
     ingest_runs = sum(x["seconds"] for x in p.get("ingest_runs", []))
     phases = sum(x["read"] + x["validate"] + x["load"] for x in p.get("loads", []))
     left += [
@@ -381,11 +312,9 @@ def write_results(path: Path, r: dict[str, Measured], work: Path, years: int) ->
         notes = ""
         if name.startswith("P "):
             o = m.output
-            notes = (
-                f"ingest {o.get('ingest_seconds')} s (read+HMAC+stage {o.get('read_seconds')}, swap "
-                f"{o.get('swap_seconds')}), dbt {o.get('dbt_seconds')} s, publish {o.get('publish_seconds')} s, "
-                f"start-up {o.get('startup_seconds')} s"
-            )
+            notes = (f"ingest {o.get('ingest_seconds')} s (read+HMAC+stage {o.get('read_seconds')}, swap "
+                     f"{o.get('swap_seconds')}), dbt {o.get('dbt_seconds')} s, publish {o.get('publish_seconds')} s, "
+                     f"start-up {o.get('startup_seconds')} s")
         val = f"{m.output.get('validation_seconds', 0):.1f}" if name.startswith("P ") else "—"
         rows.append(f"| {name} | {m.wall:.1f} | {m.cpu:.1f} | {m.peak_gib:.2f} | {val} | {notes} |")
     verdict = [
@@ -401,7 +330,7 @@ Written by `make bench` (`python -m bench.run`); every figure below is from that
 **Data** (generated by `bench/data.py` with the project's generator, real export shapes: ВПР and ЕГЭ pupil files
 cp1251 `;` CRLF, ОГЭ and the registry UTF-8 with BOM `;`): tiny = 1 municipality, 10 schools, 1 school year;
 national = 40,000 schools, 2,000 municipalities, {years} school years. Generation of the national set:
-{generated.get("wall", 0):.0f} s; per year about 12.2M ВПР, 2.45M ОГЭ and 1.40M ЕГЭ pupil rows (ОГЭ: two
+{generated.get('wall', 0):.0f} s; per year about 12.2M ВПР, 2.45M ОГЭ and 1.40M ЕГЭ pupil rows (ОГЭ: two
 compulsory subjects per grade-9 pupil; ЕГЭ: about 2.3 subjects per participant), about 0.8 GB of CSV.
 
 **Paths** (each a child process; peak RSS summed over its process tree):
@@ -437,7 +366,7 @@ The three agree on every figure of `school_year_results` (`tests/test_bench_path
 - marginal_ratio_vs_duckdb = (P year − P tiny) / (D year − D tiny)
 - overhead_share = P tiny / P year
 - increment_ratio = P increment / P year
-- increment_vs_pandas = P increment / Pd six (pandas' peak: {r["Pd six"].peak_gib:.2f} GiB)
+- increment_vs_pandas = P increment / Pd six (pandas' peak: {r['Pd six'].peak_gib:.2f} GiB)
 - peak_rss_gib = the highest peak of the national P runs (the last one with {years} national years loaded)
 - validation_share = validation / ingest time of P year
 
@@ -445,7 +374,7 @@ The three agree on every figure of `school_year_results` (`tests/test_bench_path
 
 {analysis(r)}
 
-{" ".join(f"{k}={v:.3f}" for k, v in ratios.items())}
+{' '.join(f'{k}={v:.3f}' for k, v in ratios.items())}
 """
     path.write_text(text, encoding="utf-8")
 
