@@ -1,4 +1,5 @@
-"""Baseline Pd: what an analyst writes today with pandas. Every run re-reads every given school year's
+"""Baseline Pd: what an analyst writes today with pandas (Pd0, bench/baseline_pandas_plain.py: the same without
+pupil codes). Every run re-reads every given school year's
 registry and ВПР / ОГЭ / ЕГЭ pupil files (pd.read_csv, `;`, cp1251 or UTF-8), pseudonymises pupil codes with
 hmac/hashlib (a list comprehension: as vectorised as pandas allows), aggregates per school × procedure, then
 computes municipal and regional values over the school rows of all the years and writes the table
@@ -60,52 +61,54 @@ def read_registry(raw_dir: Path, school_year: str) -> pd.DataFrame:
     )
 
 
-def read_vpr(raw_dir: Path, school_year: str, key: bytes) -> pd.DataFrame:
+def _pupils(df: pd.DataFrame, code_column: str, key: bytes | None, columns: dict) -> pd.DataFrame:
+    """The pupil rows with their pseudonyms (Pd); without a key (Pd0) codes are not touched: no figure of
+    school_year_results needs them."""
+    if key is not None:
+        columns["pupil_code"] = pseudonymise(df[code_column], key)
+    return pd.DataFrame(columns)
+
+
+def read_vpr(raw_dir: Path, school_year: str, key: bytes | None) -> pd.DataFrame:
     df = read_export(export_file(raw_dir, "vpr", school_year))
     df = df[df["Класс"].str.strip() != "Класс"]  # the header line repeated inside the file
     mark = df["Отметка"].str.strip().str.lower()
-    return pd.DataFrame(
-        {
-            "school_year": school_year,
-            "school_login": df["ОО"].str.strip(),
-            "grade": df["Класс"].astype(int),
-            "subject_in_source": df["Код предмета"].str.strip().str.lower(),
-            "pupil_code": pseudonymise(df["Код ученика"], key),
-            "primary_score": number(df["Балл"]),
-            "is_absent": mark == "отсутствовал",
-            "mark": number(mark),
-        }
-    )
+    columns = {
+        "school_year": school_year,
+        "school_login": df["ОО"].str.strip(),
+        "grade": df["Класс"].astype(int),
+        "subject_in_source": df["Код предмета"].str.strip().str.lower(),
+        "primary_score": number(df["Балл"]),
+        "is_absent": mark == "отсутствовал",
+        "mark": number(mark),
+    }
+    return _pupils(df, "Код ученика", key, columns)
 
 
-def read_oge(raw_dir: Path, school_year: str, key: bytes) -> pd.DataFrame:
+def read_oge(raw_dir: Path, school_year: str, key: bytes | None) -> pd.DataFrame:
     df = read_export(export_file(raw_dir, "oge", school_year))
-    return pd.DataFrame(
-        {
-            "school_year": school_year,
-            "exam_year": df["Год"].astype(int),
-            "school_login": df["Логин ОО"].str.strip(),
-            "subject_in_source": df["Предмет"].str.strip().str.lower(),
-            "pupil_code": pseudonymise(df["Код участника"], key),
-            "primary_score": number(df["Первичный балл"]),
-            "mark": number(df["Отметка"]),
-        }
-    )
+    columns = {
+        "school_year": school_year,
+        "exam_year": df["Год"].astype(int),
+        "school_login": df["Логин ОО"].str.strip(),
+        "subject_in_source": df["Предмет"].str.strip().str.lower(),
+        "primary_score": number(df["Первичный балл"]),
+        "mark": number(df["Отметка"]),
+    }
+    return _pupils(df, "Код участника", key, columns)
 
 
-def read_ege(raw_dir: Path, school_year: str, key: bytes) -> pd.DataFrame:
+def read_ege(raw_dir: Path, school_year: str, key: bytes | None) -> pd.DataFrame:
     df = read_export(export_file(raw_dir, "ege", school_year))
-    return pd.DataFrame(
-        {
-            "school_year": school_year,
-            "exam_year": df["Год"].astype(int),
-            "school_login": df["Логин ОО"].str.strip(),
-            "subject_in_source": df["Предмет"].str.strip().str.lower(),
-            "pupil_code": pseudonymise(df["Код участника"], key),
-            "primary_score": number(df["Первичный балл"]),
-            "test_score": number(df["Тестовый балл"]),
-        }
-    )
+    columns = {
+        "school_year": school_year,
+        "exam_year": df["Год"].astype(int),
+        "school_login": df["Логин ОО"].str.strip(),
+        "subject_in_source": df["Предмет"].str.strip().str.lower(),
+        "primary_score": number(df["Первичный балл"]),
+        "test_score": number(df["Тестовый балл"]),
+    }
+    return _pupils(df, "Код участника", key, columns)
 
 
 def ege_minimum_scores() -> pd.DataFrame:
@@ -122,7 +125,7 @@ def _with_subjects(df: pd.DataFrame, subjects: pd.DataFrame) -> pd.DataFrame:
     return df.merge(subjects, left_on="subject_in_source", right_on="subject_name_in_source")
 
 
-def school_counts(raw_dir: Path, school_year: str, key: bytes, subjects: pd.DataFrame, minimum: pd.DataFrame):
+def school_counts(raw_dir: Path, school_year: str, key: bytes | None, subjects: pd.DataFrame, minimum: pd.DataFrame):
     """One school year: per school × procedure, participants, mark counts and means, joined to the registry."""
     vpr = _with_subjects(read_vpr(raw_dir, school_year, key), subjects)
     vpr = vpr.assign(
@@ -271,7 +274,7 @@ def school_year_results(counts: pd.DataFrame) -> pd.DataFrame:
     return out[list(MART_COLUMNS)]
 
 
-def run(raw_dir: Path, out_path: Path, key: bytes, school_years: list[str]) -> dict:
+def run(raw_dir: Path, out_path: Path, key: bytes | None, school_years: list[str]) -> dict:
     """Read every given school year's files, compute school_year_results over all of them, write Parquet.
     Returns rows and seconds per step."""
     timings: dict[str, float] = {}
@@ -291,12 +294,12 @@ def run(raw_dir: Path, out_path: Path, key: bytes, school_years: list[str]) -> d
     return {"school_year_results": len(results), "seconds": timings}
 
 
-def main() -> None:
+def main(pseudonymised: bool = True) -> None:
     raw_dir, out_path, years = parse_cli(
         "python -m bench.baseline_pandas", __doc__.split("\n\n")[0], "--out", "Parquet file to write"
     )
     started = time.perf_counter()
-    summary = run(raw_dir, out_path, key_from_env(), years)
+    summary = run(raw_dir, out_path, key_from_env() if pseudonymised else None, years)
     print(summary | {"total_seconds": round(time.perf_counter() - started, 2)})
 
 

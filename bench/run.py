@@ -44,6 +44,7 @@ TARGETS = {
     "increment_vs_pandas": ("≤", 0.3),
     "peak_rss_gib": ("≤", 4.0),
     "validation_share": ("≤", 0.25),
+    "year_vs_pandas_plain": ("≤", 1.0),
 }
 
 
@@ -144,7 +145,7 @@ def generate(size: str, raw: Path, years: int | None, env: dict[str, str]) -> li
     return sorted(p.name for p in (raw / "school_registry").iterdir())
 
 
-def three_paths(label: str, work: Path, raw: Path, years: list[str], env: dict[str, str]) -> dict[str, Measured]:
+def side_by_side(label: str, work: Path, raw: Path, years: list[str], env: dict[str, str]) -> dict[str, Measured]:
     data = fresh(work / f"{label}-pipeline")
     link_years(raw, data / "raw", years)
     out = fresh(work / f"{label}-baselines")
@@ -156,6 +157,8 @@ def three_paths(label: str, work: Path, raw: Path, years: list[str], env: dict[s
                                     str(out / "d.duckdb"), "--years", ys], env),
         "Pd": measure(f"Pd {label}", [PY, "-m", "bench.baseline_pandas", "--raw", str(out / "raw"), "--out",
                                       str(out / "pd.parquet"), "--years", ys], env),
+        "Pd0": measure(f"Pd0 {label}", [PY, "-m", "bench.baseline_pandas_plain", "--raw", str(out / "raw"),
+                                        "--out", str(out / "pd0.parquet"), "--years", ys], env),
     }
 
 
@@ -191,13 +194,13 @@ def main() -> None:
     results: dict[str, Measured] = {}
     if "tiny" in sizes:
         tiny_years = generate("tiny", work / "tiny" / "raw", None, env)
-        for path, m in three_paths("tiny", work, work / "tiny" / "raw", tiny_years, env).items():
+        for path, m in side_by_side("tiny", work, work / "tiny" / "raw", tiny_years, env).items():
             results[f"{path} tiny"] = m
     if "national" in sizes:
         raw = work / "national" / "raw"
         years = generate("national", raw, args.years, env)
         last, earlier = years[-1], years[:-1]
-        for path, m in three_paths("year", work, raw, [last], env).items():
+        for path, m in side_by_side("year", work, raw, [last], env).items():
             results[f"{path} year"] = m
         # five years loaded, then the sixth added (P: the sensor's ingest run of that year, then the marts)
         data = fresh(work / "five-pipeline")
@@ -305,6 +308,7 @@ def write_results(path: Path, r: dict[str, Measured], work: Path, years: int) ->
         "increment_vs_pandas": r["P increment"].wall / r["Pd six"].wall,
         "peak_rss_gib": max(m.peak_gib for k, m in r.items() if k.startswith("P ") and k != "P tiny"),
         "validation_share": validation / ingest if ingest else 0.0,
+        "year_vs_pandas_plain": p_year.wall / r["Pd0 year"].wall,
     }
     generated = json.loads(next((work / "national").glob("generated-*.json")).read_text())
     rows = ["| step | wall s | CPU s | peak RSS GiB | validation s | notes |", "|---|---|---|---|---|---|"]
@@ -321,7 +325,7 @@ def write_results(path: Path, r: dict[str, Measured], work: Path, years: int) ->
         f"| `{k}` | {v:.3f} | {TARGETS[k][0]} {TARGETS[k][1]} | {'met' if v <= TARGETS[k][1] else 'MISSED'} |"
         for k, v in ratios.items()
     ]
-    text = f"""# Benchmark: the pipeline against bare DuckDB and pandas
+    text = f"""# Benchmark: the pipeline against bare DuckDB and pandas (with and without pupil codes)
 
 Written by `make bench` (`python -m bench.run`); every figure below is from that run.
 
@@ -340,7 +344,9 @@ compulsory subjects per grade-9 pupil; ЕГЭ: about 2.3 subjects per participan
 - D — `python -m bench.baseline_duckdb`: hand-written DuckDB SQL: the same reads (cp1251 through pyarrow), the same
   HMAC, rows persisted to a database file, the same `school_year_results`.
 - Pd — `python -m bench.baseline_pandas`: pandas, every year's files read again, the same `school_year_results`.
-The three agree on every figure of `school_year_results` (`tests/test_bench_paths.py`, in `make test`).
+- Pd0 — `python -m bench.baseline_pandas_plain`: the same pandas script without pupil codes (no hashing): what an
+  analyst writes for the school figures alone, the job the warehouse replaces.
+The four agree on every figure of `school_year_results` (`tests/test_bench_paths.py`, in `make test`).
 
 **Commands:** `make bench` (= `.venv/bin/python -m bench.run --work bench/.work`); one path alone, e.g.
 `.venv/bin/python -m bench.pipeline --data DIR`.
@@ -369,6 +375,7 @@ The three agree on every figure of `school_year_results` (`tests/test_bench_path
 - increment_vs_pandas = P increment / Pd six (pandas' peak: {r['Pd six'].peak_gib:.2f} GiB)
 - peak_rss_gib = the highest peak of the national P runs (the last one with {years} national years loaded)
 - validation_share = validation / ingest time of P year
+- year_vs_pandas_plain = P year / Pd0 year
 
 ## What the figures say
 

@@ -15,6 +15,7 @@ from pipelines.defs.ingest.assets import asset_key_for
 from pipelines.defs.ingest.partitions import school_year_partitions
 from pipelines.defs.operations import INGEST_JOB, MARTS_JOB
 from pipelines.defs.run_summary import RunSummary, summarise_run
+from pipelines.lib.contracts import build_data_docs
 from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.sources import load_sources
 from pipelines.settings import Settings
@@ -77,6 +78,7 @@ def materialize_all(
             run_config=RUN_CONFIG,
             asset_selection=[asset_key_for(specs[name]) for name in sources],
         )
+        build_data_docs(settings.data_dir)  # the run's validations, once per run (as the sensor does)
         finished(result)
         if not result.success:
             raise PipelineRunFailed(f"ingest of {school_year} failed:\n{_failure_message(result)}")

@@ -1,5 +1,6 @@
 """The three benchmark paths agree: the pipeline (P), the bare DuckDB baseline (D, bench/baseline_duckdb.py) and
-the pandas baseline (Pd, bench/baseline_pandas.py), run on the same tiny inputs (bench/data.py: registry + ВПР /
+the pandas baseline (Pd, bench/baseline_pandas.py) and the same without pupil codes (Pd0,
+bench/baseline_pandas_plain.py), run on the same tiny inputs (bench/data.py: registry + ВПР /
 ОГЭ / ЕГЭ pupil files) with the same pseudonymisation key, give the same school_year_results: the same rows
 (school × school year × procedure) and every column equal (numbers within 1e-9, texts exactly). D's stored pupil
 rows carry the pipeline's pseudonyms."""
@@ -32,6 +33,7 @@ class Paths:
     pipeline: pd.DataFrame
     duckdb: pd.DataFrame
     pandas: pd.DataFrame
+    pandas_plain: pd.DataFrame
     seconds: dict[str, float]
 
 
@@ -85,8 +87,15 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     baseline_pandas.run(raw_dir, tmp / "pd.parquet", key, years)
     seconds["Pd"] = time.perf_counter() - t0
     analyst = pd.read_parquet(tmp / "pd.parquet")
+
+    t0 = time.perf_counter()
+    baseline_pandas.run(raw_dir, tmp / "pd0.parquet", None, years)  # Pd0: no pupil codes
+    seconds["Pd0"] = time.perf_counter() - t0
+    plain = pd.read_parquet(tmp / "pd0.parquet")
     print(f"tiny: {generated['rows']}; seconds {seconds}")
-    return Paths(raw_dir, data_dir / "warehouse.duckdb", tmp / "d.duckdb", key, years, pipeline, bare, analyst, seconds)
+    return Paths(
+        raw_dir, data_dir / "warehouse.duckdb", tmp / "d.duckdb", key, years, pipeline, bare, analyst, plain, seconds
+    )
 
 
 def _differences(expected: pd.DataFrame, actual: pd.DataFrame) -> list[str]:
@@ -127,7 +136,7 @@ def test_pipeline_mart_is_what_the_baselines_compute(paths: Paths) -> None:
     assert paths.pipeline["municipal_participants"].notna().all()
 
 
-@pytest.mark.parametrize("baseline", ["duckdb", "pandas"])
+@pytest.mark.parametrize("baseline", ["duckdb", "pandas", "pandas_plain"])
 def test_baseline_agrees_with_the_pipeline_on_every_figure(paths: Paths, baseline: str) -> None:
     problems = _differences(paths.pipeline, getattr(paths, baseline))
     assert not problems, "\n".join(problems)

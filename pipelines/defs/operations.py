@@ -3,7 +3,8 @@
     new or changed file in data/raw/<source>/<year>/  --raw_files_sensor-->  partition <year> added (if new),
         ingest run for <year> with exactly the changed sources (and, after a registry change, the files
         matched against it)
-    ingest run ends  --marts_after_ingest / marts_after_partial_ingest-->  run summary in the run's log;
+    ingest run ends  --marts_after_ingest / marts_after_partial_ingest-->  run summary in the run's log, the
+        GE Data Docs rebuilt with the run's validations;
         if it loaded anything: dbt build + publishing of every mart except those downstream of a quarantined
         file (they keep their last good version until the file is fixed)
     06:00 every day  --daily_marts_refresh-->  dbt build + publishing of everything
@@ -21,9 +22,10 @@ from pipelines.defs.ingest.assets import asset_key_for
 from pipelines.defs.ingest.partitions import school_year_partitions
 from pipelines.defs.resources import WarehouseResource
 from pipelines.defs.run_summary import summarise_run
+from pipelines.lib.contracts import build_data_docs
 from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.sources import load_sources
-from pipelines.settings import operations_config
+from pipelines.settings import Settings, operations_config
 
 INGEST_JOB = "ingest_school_year"
 MARTS_JOB = "build_and_publish_marts"
@@ -92,6 +94,7 @@ def marts_after(
     run = context.dagster_run
     summary = summarise_run(context.instance, run.run_id)
     context.instance.report_engine_event(summary.message(), run)
+    build_data_docs(Settings.from_env().data_dir)  # the run's validations in the Data Docs: once per run
     if not summary.loaded_anything:
         return dg.SkipReason(f"run {run.run_id[:8]} loaded nothing new: marts are current")
     selection = marts_selection

@@ -145,6 +145,43 @@ def data_docs_index(gx_project_root: Path) -> Path:
     return gx_project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
+# One GE context per project (and per process): a context is costly to make, and so is re-adding an unchanged suite.
+_CONTEXTS: dict[str, Any] = {}
+_SUITES: dict[tuple[str, str], str] = {}  # (project, suite) -> the rules it was last saved with
+
+
+def _context(gx_project_root: Path | None):
+    if gx_project_root is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        key = str(gx_project_root.resolve())
+        if key not in _CONTEXTS:
+            _CONTEXTS[key] = gx.get_context(mode="file", project_root_dir=key)
+        context = _CONTEXTS[key]
+    context.variables.progress_bars = {"globally": False}
+    return context
+
+
+def _suite(context, gx_project_root: Path | None, suite_name: str, rules: list[Rule]) -> gx.ExpectationSuite:
+    """The suite, saved again only when the source's rules changed (a new contract version, a new school year)."""
+    key = (str(gx_project_root), suite_name)
+    fingerprint = repr(rules)
+    if gx_project_root is not None and _SUITES.get(key) == fingerprint:
+        return context.suites.get(suite_name)
+    suite = context.suites.add_or_update(build_suite(suite_name, rules))
+    _SUITES[key] = fingerprint
+    return suite
+
+
+def build_data_docs(gx_project_root: Path) -> Path | None:
+    """Rebuild the Data Docs site from every stored validation: once per run, not per load (and at once when a
+    contract fails, so that the quarantine report's link shows the failure). Returns the index page."""
+    if not (gx_project_root / "gx").exists():
+        return None
+    _context(gx_project_root).build_data_docs()
+    return data_docs_index(gx_project_root)
+
+
 def validate_staged(
     suite_name: str,
     asset_name: str,
@@ -158,16 +195,12 @@ def validate_staged(
     keyed_headers: dict[tuple[str, str], str] | None = None,
     several_files: bool = False,
 ) -> ContractResult:
-    """Run the rules on `checked` in the staging file. With a GE project root, the suite, the result and the
-    Data Docs are kept there (<root>/gx/uncommitted/data_docs/local_site/index.html)."""
+    """Run the rules on `checked` in the staging file. With a GE project root, the suite and the result are kept
+    there; the Data Docs (<root>/gx/uncommitted/data_docs/local_site/index.html) are rebuilt when the contract
+    fails, and otherwise once per run by build_data_docs."""
     started = time.perf_counter()
-    context = (
-        gx.get_context(mode="file", project_root_dir=str(gx_project_root))
-        if gx_project_root
-        else gx.get_context(mode="ephemeral")
-    )
-    context.variables.progress_bars = {"globally": False}
-    suite = context.suites.add_or_update(build_suite(suite_name, rules))
+    context = _context(gx_project_root)
+    suite = _suite(context, gx_project_root, suite_name, rules)
     datasource = context.data_sources.add_or_update_sql(
         name=asset_name,
         connection_string=f"duckdb:///{stage_path}",
@@ -178,25 +211,20 @@ def validate_staged(
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(data=batch_definition, suite=suite, name=asset_name)
     )
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=asset_name,
-            validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")] if gx_project_root else [],
-            result_format={
-                "result_format": "SUMMARY",
-                # long layouts: the key says which of the wide row's cells a violating row came from
-                "unexpected_index_column_names": [
-                    SOURCE_ROW,
-                    *([SOURCE_FILE] if several_files else []),
-                    *([key_column] if key_column else []),
-                ],
-                "partial_unexpected_count": MAX_ROWS_IN_MESSAGE,
-            },
-        )
-    )
+    result_format = {
+        "result_format": "SUMMARY",
+        # long layouts: the key says which of the wide row's cells a violating row came from
+        "unexpected_index_column_names": [
+            SOURCE_ROW,
+            *([SOURCE_FILE] if several_files else []),
+            *([key_column] if key_column else []),
+        ],
+        "partial_unexpected_count": MAX_ROWS_IN_MESSAGE,
+    }
     try:
-        result = next(iter(checkpoint.run().run_results.values()))
+        # the validation definition runs and stores its result itself; no checkpoint: Data Docs are rebuilt once
+        # per run (build_data_docs), and at once on a failure
+        result = definition.run(result_format=result_format)
     finally:
         for ds in {
             id(datasource): datasource,
@@ -243,6 +271,8 @@ def validate_staged(
                 files=files if several_files else (),
             )
         )
+    if gx_project_root is not None and not (result.success and not violations):
+        build_data_docs(gx_project_root)
     return ContractResult(
         success=result.success and not violations,
         violations=violations,
