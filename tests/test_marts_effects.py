@@ -1,15 +1,30 @@
 """beating_the_odds and mentoring_effect recomputed here, independently, in polars from school_year_results,
-school_context, the raw mentoring network pairs and the generator's official lists (small region)."""
+school_context, the raw mentoring network pairs and the generator's official lists (small region).
+
+mentoring_effect needs a mentoring cohort with a baseline year and the year before it (the placebo). The session's
+small region has none (its only cohort starts in its first school year), so the recomputation of one cohort's estimate
+and placebo runs on a region of this module: the default sample region of `make demo` (120 schools, 2020-2021 …
+2024-2025, cohorts 2022-2023 and 2023-2024), with only the sources the mart reads (registry, ВПР pupil files, ИСБШ,
+ФИС ОКО context, official lists, the mentoring register). Expected values come from staging and the generator's
+truth, never from the mart."""
 
 import datetime as dt
 import math
+import shutil
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+import yaml
+from scipy import stats  # pinned in constraints.txt (a dependency of great-expectations)
+
+from pipelines.sample_region import RegionParams
+from pipelines.settings import DBT_PROJECT_DIR
+
+from .conftest import Region
 
 TOL = 0.011  # both sides round to 2 decimals
-Z = 1.96
 
 
 @pytest.fixture(scope="module")
@@ -89,87 +104,195 @@ def _shnor_keys_in(lists: pl.DataFrame, school_year: str) -> set[str]:
     return set(on["first_login"])
 
 
-def test_mentoring_effect_stratum_rows_match_a_recomputed_difference_in_differences(tables):
-    ctx = tables["context"].with_columns(
-        pl.col("school_year").str.slice(0, 4).cast(pl.Int32).alias("y"),
-        pl.when(pl.col("settlement_type").str.starts_with("сельск"))
-        .then(pl.lit("rural"))
-        .otherwise(pl.lit("urban"))
-        .alias("settlement_group"),
+def test_mentoring_effect_has_no_row_without_a_baseline_year(tables):
+    """The small region's treated cohort (first mentee year, on the official ШНОР list that year) is its first school
+    year: there is no baseline year to compare with, so the mart has no row at all."""
+    keys = tables["context"].select("school_login", "school_year", "school_key")
+    mentees = tables["pairs"].join(
+        keys, left_on=["mentee_school_login", "school_year"], right_on=["school_login", "school_year"]
     )
-    keys = ctx.select("school_login", "school_year", "school_key", "y")
-    vpr = (
-        tables["results"]
-        .filter(pl.col("procedure_id").str.starts_with("vpr-"))
-        .join(keys, on=["school_login", "school_year"])
-    )
-    values = vpr.group_by("school_key", "y").agg(
-        ((pl.col("participants") * pl.col("mark_2_pct")).sum() / pl.col("participants").sum()).alias("v"),
-        pl.col("participants").sum().alias("n"),
-    )
-    pairs = tables["pairs"]
-    mentees = pairs.join(keys, left_on=["mentee_school_login", "school_year"], right_on=["school_login", "school_year"])
-    mentors = pairs.join(keys, left_on=["mentor_school_login", "school_year"], right_on=["school_login", "school_year"])
-    first = mentees.group_by("school_key").agg(pl.col("y").min().alias("cohort"))
-    year_name = dict(keys.select("y", "school_year").unique().iter_rows())
-    treated = {(k, c) for k, c in first.iter_rows() if k in _shnor_keys_in(tables["lists"], year_name[c])}
-    excluded = set(mentees["school_key"]) | set(mentors["school_key"])
-    comparison = set(ctx["school_key"]) - excluded
-    value = {(k, y): (v, n) for k, y, v, n in values.iter_rows()}
+    first = mentees.group_by("school_key").agg(pl.col("school_year").min().alias("cohort"))
+    treated = {(k, c) for k, c in first.iter_rows() if k in _shnor_keys_in(tables["lists"], c)}
+    assert treated and {c for _, c in treated} == {tables["context"]["school_year"].min()}
+    assert tables["effect"].is_empty()
+
+
+# ---- one cohort recomputed on a region of five school years -------------------------------------------------------
+
+EFFECT_REGION = RegionParams()  # the default sample region: 7 mentored ШНОР of 2022-2023 against 8 not yet mentored
+EFFECT_FOLDERS = (
+    "school_registry",
+    "vpr_pupil_results",
+    "isbsh_scores",
+    "fisoko_school_context",
+    "official_school_lists",
+    "mentoring_register",
+)
+EFFECT_YML = DBT_PROJECT_DIR / "models" / "marts" / "_mentoring_effect__models.yml"
+
+
+@pytest.fixture(scope="module")
+def effect_region(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("effect_region")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDUWH_DATA_DIR", str(tmp))
+        mp.setenv("EDUWH_PUBLISH_TARGETS", "parquet")
+        from pipelines.definitions import build_definitions
+        from pipelines.runner import materialize_all
+
+        region = Region(tmp, EFFECT_REGION)
+        for folder in region.settings.raw_dir.iterdir():
+            if folder.name not in EFFECT_FOLDERS:
+                shutil.rmtree(folder)
+        with dg.DagsterInstance.ephemeral() as instance:
+            materialize_all(build_definitions(), instance, region.settings)
+        yield region
+
+
+@pytest.fixture(scope="module")
+def effect_inputs(effect_region):
+    """Per school (school_key) and year: the ВПР share of «2» over all its pupils who wrote (= the participant-weighted
+    mean of its procedures), stratum, mentee years, ШНОР years (generator's truth); the mart's rows."""
+    with duckdb.connect(str(effect_region.settings.warehouse_path), read_only=True) as con:
+        values = con.sql(
+            """
+            select i.school_key, cast(substring(v.school_year, 1, 4) as integer) as y,
+                100.0 * sum(case when v.mark = 2 then 1 else 0 end) / count(*) as v
+            from staging.stg_fisoko__vpr_pupil_results as v
+            join intermediate.int_school_identity as i using (school_login, school_year)
+            where not v.is_absent
+            group by all
+            """
+        ).pl()
+        context = con.sql(
+            "select school_key, school_login, school_year, cast(substring(school_year, 1, 4) as integer) as y,"
+            " isbsh_category, settlement_type from marts.school_context"
+        ).pl()
+        pairs = con.sql(
+            "select school_year, mentee_school_login, mentor_school_login from staging.stg_mentoring__network_pairs"
+        ).pl()
+        mart = con.sql("select * from marts.mentoring_effect where indicator = 'mark_2_pct'").pl()
+    lists = pl.read_parquet(effect_region.settings.truth_dir / "official_lists.parquet")
+    return values, context, pairs, lists, mart
+
+
+def _var(xs: list[float]) -> float:
+    m = sum(xs) / len(xs)
+    return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+
+
+def _pooled(strata: list[tuple[list[float], list[float]]]) -> tuple[float, float | None, float | None, int, int]:
+    """DiD pooled over strata weighted by their treated schools, strata without both groups left out; within-stratum
+    pooled variances; Welch–Satterthwaite df. Returns did, se, df, treated and comparison schools."""
+    used = [(t, c) for t, c in strata if t and c]
+    w = sum(len(t) for t, _ in used)
+    did = sum(len(t) * (sum(t) / len(t) - sum(c) / len(c)) for t, c in used) / w
+    df_t = sum(len(t) - 1 for t, _ in used)
+    df_c = sum(len(c) - 1 for _, c in used)
+    if not df_t or not df_c:
+        return did, None, None, w, sum(len(c) for _, c in used)
+    v_t = sum((len(t) - 1) * _var(t) for t, _ in used if len(t) > 1) / df_t
+    v_c = sum((len(c) - 1) * _var(c) for _, c in used if len(c) > 1) / df_c
+    a = v_t * sum(len(t) for t, _ in used) / w**2
+    b = v_c * sum(len(t) ** 2 / len(c) for t, c in used) / w**2
+    return did, math.sqrt(a + b), (a + b) ** 2 / (a**2 / df_t + b**2 / df_c), w, sum(len(c) for _, c in used)
+
+
+def test_mentoring_effect_estimate_and_placebo_of_one_cohort_recomputed(effect_inputs):
+    values, context, pairs, lists, mart = effect_inputs
+    params = yaml.safe_load(EFFECT_YML.read_text())["models"][0]["config"]["meta"]["parameters"]
+    assert params["comparison_rule"] == "eligible_not_yet_mentored" and not params["comparison_rule_sets"]
+    value = {(k, y): v for k, y, v in values.iter_rows()}
+    key_of = {
+        (login, sy): k for k, login, sy in context.select("school_key", "school_login", "school_year").iter_rows()
+    }
     stratum = {
-        (k, y): (cat, sg)
-        for k, y, cat, sg in ctx.select("school_key", "y", "isbsh_category", "settlement_group").iter_rows()
-        if cat is not None
+        (k, y): (cat, "rural" if st.startswith("сельск") else "urban")
+        for k, y, cat, st in context.select("school_key", "y", "isbsh_category", "settlement_type").iter_rows()
+        if cat is not None and st is not None
     }
+    first: dict[str, int] = {}
+    for sy, mentee, _ in pairs.iter_rows():
+        if (mentee, sy) in key_of:
+            k = key_of[(mentee, sy)]
+            first[k] = min(first.get(k, 9999), int(sy[:4]))
+    mentors = {key_of.get((mentor, sy)) for sy, _, mentor in pairs.iter_rows()}
+    shnor = {(k, y) for y in context["y"].unique() for k in _shnor_keys_in(lists, f"{y}-{y + 1}")}
+    treated = {k: c for k, c in first.items() if (k, c) in shnor}
 
-    mart = tables["effect"].filter((pl.col("indicator") == "mark_2_pct") & (pl.col("isbsh_category") != "all"))
-    expected = {}
-    for cohort in sorted({c for _, c in treated}):
-        for year in sorted({y for _, y in value if y >= cohort}):
-            groups: dict[tuple, dict[str, list]] = {}
-            for group, members in (("t", [k for k, c in treated if c == cohort]), ("c", sorted(comparison))):
-                for k in members:
-                    s = stratum.get((k, cohort - 1))
-                    if s is None or (k, cohort - 1) not in value or (k, year) not in value:
-                        continue
-                    before, after = value[(k, cohort - 1)][0], value[(k, year)]
-                    groups.setdefault(s, {"t": [], "c": []})[group].append((after[0] - before, after[1]))
-            for s, g in groups.items():
-                if not g["t"]:
-                    continue
-                t, c = [x for x, _ in g["t"]], [x for x, _ in g["c"]]
-                did = sum(t) / len(t) - sum(c) / len(c) if c else None
-                se = None
-                if len(t) >= 2 and len(c) >= 2:
+    def changes(keys: list[str], cohort: int, before: int, after: int) -> dict[tuple, list[float]]:
+        """Changes before -> after by stratum of the baseline year (cohort − 1)."""
+        out: dict[tuple, list[float]] = {}
+        for k in keys:
+            s = stratum.get((k, cohort - 1))
+            if s and (k, before) in value and (k, after) in value:
+                out.setdefault(s, []).append(value[(k, after)] - value[(k, before)])
+        return out
 
-                    def var(xs):
-                        m = sum(xs) / len(xs)
-                        return sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+    # the first cohort with comparison schools in its start year (2022-2023: the survey respondents against the ШНОР
+    # of that year mentored only from 2023-2024): treated and comparison schools, their changes by stratum
+    for cohort in sorted(set(treated.values())):
+        t_keys = sorted(k for k, c in treated.items() if c == cohort)
+        c_keys = sorted(
+            k
+            for k in set(context["school_key"])
+            if (k, cohort) in shnor and first.get(k, 9999) > cohort and k not in mentors
+        )
+        est_t, est_c = changes(t_keys, cohort, cohort - 1, cohort), changes(c_keys, cohort, cohort - 1, cohort)
+        if any(s in est_c for s in est_t):
+            break
+    else:
+        pytest.fail("the region has no cohort with comparison schools")
+    used = [s for s in est_t if s in est_c]  # the 'all' row pools the strata having comparison schools
+    # the placebo: the same schools (those in the estimate), year before the baseline -> baseline
+    in_estimate = [
+        k
+        for k in t_keys + c_keys
+        if stratum.get((k, cohort - 1)) in used and (k, cohort - 1) in value and (k, cohort) in value
+    ]
+    pla_t = changes([k for k in t_keys if k in in_estimate], cohort, cohort - 2, cohort - 1)
+    pla_c = changes([k for k in c_keys if k in in_estimate], cohort, cohort - 2, cohort - 1)
 
-                    se = math.sqrt(var(t) / len(t) + var(c) / len(c))
-                expected[(year_name[cohort], year_name[year], *s)] = (
-                    len(t),
-                    len(c),
-                    sum(n for _, n in g["t"]),
-                    did,
-                    se,
-                )
+    did, se, df, n_t, n_c = _pooled([(est_t[s], est_c[s]) for s in used])
+    placebo, placebo_se, _, p_t, p_c = _pooled([(pla_t.get(s, []), pla_c.get(s, [])) for s in used])
+    assert se is not None, "the cohort needs an interval to compare"
 
-    got = {
-        (r["cohort_school_year"], r["school_year"], r["isbsh_category"], r["settlement_group"]): r
-        for r in mart.iter_rows(named=True)
+    name = f"{cohort}-{cohort + 1}"
+    [row] = mart.filter(
+        (pl.col("cohort_school_year") == name) & (pl.col("school_year") == name) & (pl.col("isbsh_category") == "all")
+    ).iter_rows(named=True)
+    assert (row["treated_schools"], row["comparison_schools"]) == (n_t, n_c)
+    assert (row["placebo_treated_schools"], row["placebo_comparison_schools"]) == (p_t, p_c)
+    assert _close(row["did"], did) and _close(row["placebo_did"], placebo)
+    assert abs(row["did_se"] - se) <= 0.0011 and abs(row["did_df"] - df) <= 0.051
+    if placebo_se is not None:
+        assert abs(row["placebo_se"] - placebo_se) <= 0.0011
+    q = stats.t.ppf(1 - (1 - params["ci_level"] / 100) / 2, math.floor(df))
+    assert _close(row["did_ci_low"], did - q * se) and _close(row["did_ci_high"], did + q * se)
+
+    # the verdict, from the rule of docs/indicators.md
+    base = {
+        g: {
+            s: [value[(k, cohort - 1)] for k in keys if k in in_estimate and stratum[(k, cohort - 1)] == s]
+            for s in used
+        }
+        for g, keys in (("t", t_keys), ("c", c_keys))
     }
-    assert set(got) == set(expected)
-    if not expected:
-        # The small region's pairs start in its first school year (the monitoring report's survey year): no baseline year, so
-        # no row at all, and every treated cohort is that first year. On longer regions the rows are compared.
-        assert tables["effect"].is_empty()
-        assert treated and {c for _, c in treated} == {min(year_name)}
-    for key, (n_t, n_c, participants, did, se) in expected.items():
-        r = got[key]
-        assert (r["treated_schools"], r["comparison_schools"], r["treated_participants"]) == (n_t, n_c, participants)
-        assert _close(r["did"], did), key
-        if se is None:
-            assert r["did_ci_low"] is None and r["did_ci_high"] is None
-        else:
-            assert _close(r["did_ci_low"], did - Z * se) and _close(r["did_ci_high"], did + Z * se), key
+    mean_t = sum(sum(base["t"][s]) for s in used) / n_t
+    mean_c = sum(len(base["t"][s]) * sum(base["c"][s]) / len(base["c"][s]) for s in used) / n_t
+    low, high = min(min(base["c"][s]) for s in used), max(max(base["c"][s]) for s in used)
+    credible = (
+        min(n_t, p_t) >= params["min_treated_schools"]
+        and min(n_c, p_c) >= params["min_comparison_schools"]
+        and low <= mean_t <= high
+        and abs(mean_t - mean_c) <= params["max_baseline_gap"]["mark_2_pct"]
+        and abs(placebo) <= params["placebo_tolerance"]["mark_2_pct"]
+    )
+    assert _close(row["treated_mean_before"], mean_t) and _close(row["comparison_mean_before"], mean_c)
+    assert row["is_credible"] == credible
+    if credible:
+        significant = did + q * se < 0 or did - q * se > 0
+        assert row["conclusion_ru"].startswith("Эффект наставничества" if significant else "Различие по доле")
+    else:
+        assert row["conclusion_ru"].startswith("Оценка недостоверна: ")
+        assert row["conclusion_en"].startswith("Estimate not credible: ")

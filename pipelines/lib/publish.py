@@ -140,12 +140,15 @@ def marts_from_manifest(manifest: dict, config: dict | None = None) -> list[Mart
 
 
 def _select_sql(mart: MartSpec, columns: list[str], min_n: int) -> str:
+    """The published rows, in one order whatever order the warehouse returns them in (DuckDB scans in parallel):
+    the same mart gives the same file, byte for byte."""
+    ordered = ", ".join(str(i) for i in range(1, len(columns) + 1))
     if not mart.n_column:
-        return f"select * from {mart.relation}"
+        return f"select * from {mart.relation} order by {ordered}"
     small = f"({mart.n_column} < {int(min_n)})"
     exprs = [f"case when {small} then null else {c} end as {c}" if c in mart.suppressed_columns else c for c in columns]
     exprs.append(f"coalesce({small}, false) as {SUPPRESSED_COLUMN}")
-    return f"select {', '.join(exprs)} from {mart.relation}"
+    return f"select {', '.join(exprs)} from {mart.relation} order by {ordered}"
 
 
 def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: Path) -> dict:

@@ -1,340 +1,211 @@
--- Difference in differences of ВПР results of mentored ШНОР against comparable non-mentored schools.
--- Treated: schools with a network pair as the mentee school (stg_mentoring__network_pairs); the cohort is the first
--- school year with a pair, and the school must be on the official ШНОР list in that year. Comparison: schools that
--- never had a network pair as mentee (and, by default, were never a mentor school either). Each school's yearly
--- value is participant-weighted over its ВПР procedures (share of «2», mean primary score). Strata: ИСБШ category ×
--- settlement group (rural: settlement type LIKE `rural_settlement_like`, otherwise urban), both taken in the
--- baseline year (the year before the cohort started). For each later year (the start year included) only schools
--- with a value in both the baseline and that year count. DiD = mean change of treated − mean change of comparison;
--- se = sqrt(var_t / n_t + var_c / n_c) with the between-school sample variances of the change (null when a group
--- has fewer than 2 schools); CI = DiD ± z·se. The 'all' row pools the strata having at least one comparison school,
--- weighted by their treated schools w: DiD = Σ w·DiD / Σ w; se = sqrt(Σ w²·(v_t / n_t + v_c / n_c)) / Σ w, with v_t
--- and v_c the within-stratum variances of the change pooled over strata (Σ (n − 1)·var / Σ (n − 1)), so that strata
--- with a single school still count; null when a group has no stratum with 2 or more schools.
--- Parameters: this model's config meta (models/marts/_mentoring_effect__models.yml).
-{%- set meta = config.get('meta') or {} %}
-{%- set params = meta.get('parameters', {}) %}
-{%- set procedure_like = params.get('procedure_like', 'vpr-%') %}
-{%- set rural_like = params.get('rural_settlement_like', 'сельск%') %}
-{%- set z = params.get('ci_z', 1.96) %}
-{%- set exclude_mentors = params.get('exclude_mentor_schools_from_comparison', true) %}
-{%- set indicators = ['mark_2_pct', 'mean_primary_score'] %}
+-- Difference in differences of ВПР results of mentored ШНОР against comparison schools that could have been mentored,
+-- with its evidence: the placebo on the year before the baseline, a t interval and a credibility verdict in words.
+-- The schools of each estimate (treated, comparison by comparison_rule, stratum, values) come from
+-- int_mentoring_effect__samples. Per stratum (ИСБШ category × settlement group of the baseline year): DiD = mean change
+-- of treated − mean change of comparison schools (baseline → t); the placebo is the same on (baseline − 1 → baseline).
+-- The 'all' row pools the strata having comparison schools (all strata when none has: no estimate, but the row says
+-- so), weighted by their treated schools (macro mentoring_effect_pool: within-stratum pooled variances, Welch
+-- standard error, Welch–Satterthwaite df). Interval: did ± t(df)·se, t from macro mentoring_effect_t_quantile. is_credible: enough treated and comparison schools in the estimate and in the
+-- placebo, the treated baseline mean inside the comparison schools' baseline range and within max_baseline_gap of
+-- their mean, and |placebo| <= placebo_tolerance. Parameters: this model's config meta (_mentoring_effect__models.yml).
+{%- set params = mentoring_effect_parameters() %}
+{%- set keys = 'cohort_year_start, year_start, cohort_school_year, school_year, comparison_rule, indicator' %}
 
-with results as (
-    select * from {{ ref('school_year_results') }}
-),
-
-context as (
-    select * from {{ ref('school_context') }}
-),
-
-network_pairs as (
-    select * from {{ ref('stg_mentoring__network_pairs') }}
-),
-
-memberships as (
-    select * from {{ ref('int_official_list_memberships') }}
-),
-
-school_years as (
-    select
-        school_key,
-        school_login,
-        school_year,
-        cast(substring(school_year, 1, 4) as integer) as year_start,
-        isbsh_category,
-        case
-            when settlement_type is null then null
-            when settlement_type like '{{ rural_like }}' then 'rural'
-            else 'urban'
-        end as settlement_group
-    from context
-),
-
-school_values as (
-    select
-        y.school_key,
-        y.year_start,
-        y.school_year,
-        cast(sum(r.participants) as {{ dbt.type_bigint() }}) as participants
-        {%- for column in indicators %},
-        sum(r.participants * r.{{ column }})
-            / nullif(sum(case when r.{{ column }} is not null then r.participants end), 0) as {{ column }}
-        {%- endfor %}
-    from results as r
-    inner join school_years as y
-        on r.school_login = y.school_login
-        and r.school_year = y.school_year
-    where r.procedure_id like '{{ procedure_like }}'
-    group by y.school_key, y.year_start, y.school_year
-),
-
-indicator_values as (
-    {%- for column in indicators %}
-    select
-        school_key,
-        year_start,
-        school_year,
-        participants,
-        '{{ column }}' as indicator,
-        {{ column }} as indicator_value
-    from school_values
-    where {{ column }} is not null
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
-),
-
-mentee_years as (
-    select distinct
-        y.school_key,
-        y.year_start,
-        y.school_year
-    from network_pairs as p
-    inner join school_years as y
-        on p.mentee_school_login = y.school_login
-        and p.school_year = y.school_year
-),
-
-mentor_schools as (
-    select distinct y.school_key
-    from network_pairs as p
-    inner join school_years as y
-        on p.mentor_school_login = y.school_login
-        and p.school_year = y.school_year
-),
-
-first_mentee_year as (
-    select
-        school_key,
-        min(year_start) as cohort_year_start
-    from mentee_years
-    group by school_key
-),
-
-treated as (
-    select
-        f.school_key,
-        f.cohort_year_start,
-        'treated' as school_group
-    from first_mentee_year as f
-    inner join school_years as y
-        on f.school_key = y.school_key
-        and f.cohort_year_start = y.year_start
-    inner join memberships as m
-        on f.school_key = m.school_key
-        and y.school_year = m.school_year
-        and m.list_name = 'ШНОР'
-),
-
-cohorts as (
-    select distinct cohort_year_start
-    from treated
-),
-
-comparison as (
-    select distinct
-        y.school_key,
-        c.cohort_year_start,
-        'comparison' as school_group
-    from school_years as y
-    cross join cohorts as c
-    where y.school_key not in (select school_key from mentee_years)
-    {%- if exclude_mentors %}
-        and y.school_key not in (select school_key from mentor_schools)
-    {%- endif %}
-),
-
-groups as (
-    select * from treated
-    union all
-    select * from comparison
-),
-
-stratified as (
-    select
-        g.school_key,
-        g.cohort_year_start,
-        g.school_group,
-        b.school_year as baseline_school_year,
-        b.isbsh_category,
-        b.settlement_group
-    from groups as g
-    inner join school_years as b
-        on g.school_key = b.school_key
-        and b.year_start = g.cohort_year_start - 1
-    where b.isbsh_category is not null
-        and b.settlement_group is not null
-),
-
-changes as (
-    select
-        s.cohort_year_start,
-        s.baseline_school_year,
-        s.isbsh_category,
-        s.settlement_group,
-        s.school_group,
-        s.school_key,
-        a.indicator,
-        a.school_year,
-        a.year_start,
-        a.participants,
-        b.indicator_value as value_before,
-        a.indicator_value as value_after,
-        a.indicator_value - b.indicator_value as value_change
-    from stratified as s
-    inner join indicator_values as b
-        on s.school_key = b.school_key
-        and b.year_start = s.cohort_year_start - 1
-    inner join indicator_values as a
-        on s.school_key = a.school_key
-        and a.indicator = b.indicator
-        and a.year_start >= s.cohort_year_start
+with samples as (
+    select * from {{ ref('int_mentoring_effect__samples') }}
 ),
 
 group_stats as (
     select
-        cohort_year_start,
-        baseline_school_year,
-        school_year,
-        year_start,
+        {{ keys }},
         isbsh_category,
         settlement_group,
-        indicator,
         school_group,
         count(*) as schools,
-        cast(sum(participants) as {{ dbt.type_bigint() }}) as participants,
+        sum(participants) as participants,
         avg(value_before) as mean_before,
         avg(value_after) as mean_after,
         avg(value_change) as mean_change,
-        var_samp(value_change) as var_change
-    from changes
-    group by
-        cohort_year_start, baseline_school_year, school_year, year_start, isbsh_category, settlement_group,
-        indicator, school_group
+        var_samp(value_change) as var_change,
+        min(value_before) as min_before,
+        max(value_before) as max_before,
+        count(placebo_change) as placebo_schools,
+        avg(placebo_change) as placebo_change,
+        var_samp(placebo_change) as placebo_var
+    from samples
+    group by {{ keys }}, isbsh_category, settlement_group, school_group
 ),
 
 strata as (
     select
-        t.cohort_year_start,
-        t.baseline_school_year,
-        t.school_year,
-        t.year_start,
+        {% for key in keys.split(', ') %}t.{{ key }}, {% endfor %}
         t.isbsh_category,
         t.settlement_group,
-        t.indicator,
-        1 as strata,
-        t.schools as treated_schools,
-        coalesce(c.schools, 0) as comparison_schools,
-        t.participants as treated_participants,
-        c.participants as comparison_participants,
-        t.mean_before as treated_mean_before,
-        t.mean_after as treated_mean_after,
-        c.mean_before as comparison_mean_before,
-        c.mean_after as comparison_mean_after,
-        t.mean_change as treated_change,
-        c.mean_change as comparison_change,
+        t.schools as n_t,
+        coalesce(c.schools, 0) as n_c,
+        t.participants as participants_t,
+        c.participants as participants_c,
+        t.mean_before as before_t,
+        t.mean_after as after_t,
+        c.mean_before as before_c,
+        c.mean_after as after_c,
+        c.min_before as min_before_c,
+        c.max_before as max_before_c,
+        t.mean_change as change_t,
+        c.mean_change as change_c,
         t.mean_change - c.mean_change as did,
-        t.var_change as treated_var_change,
-        c.var_change as comparison_var_change,
-        case
-            when t.schools >= 2 and c.schools >= 2
-                then sqrt(t.var_change / t.schools + c.var_change / c.schools)
-        end as did_se
+        t.var_change as var_t,
+        c.var_change as var_c,
+        t.placebo_schools as placebo_n_t,
+        coalesce(c.placebo_schools, 0) as placebo_n_c,
+        t.placebo_change - c.placebo_change as placebo_did,
+        t.placebo_var as placebo_var_t,
+        c.placebo_var as placebo_var_c
     from group_stats as t
     left join group_stats as c
         on t.cohort_year_start = c.cohort_year_start
         and t.year_start = c.year_start
+        and t.indicator = c.indicator
         and t.isbsh_category = c.isbsh_category
         and t.settlement_group = c.settlement_group
-        and t.indicator = c.indicator
         and c.school_group = 'comparison'
     where t.school_group = 'treated'
 ),
 
-pooled as (
+with_comparison as (
     select
-        cohort_year_start,
-        baseline_school_year,
-        school_year,
-        year_start,
-        'all' as isbsh_category,
-        'all' as settlement_group,
-        indicator,
-        count(*) as strata,
-        sum(treated_schools) as treated_schools,
-        sum(comparison_schools) as comparison_schools,
-        sum(treated_participants) as treated_participants,
-        sum(comparison_participants) as comparison_participants,
-        sum(treated_schools * treated_mean_before) / sum(treated_schools) as treated_mean_before,
-        sum(treated_schools * treated_mean_after) / sum(treated_schools) as treated_mean_after,
-        sum(treated_schools * comparison_mean_before) / sum(treated_schools) as comparison_mean_before,
-        sum(treated_schools * comparison_mean_after) / sum(treated_schools) as comparison_mean_after,
-        sum(treated_schools * treated_change) / sum(treated_schools) as treated_change,
-        sum(treated_schools * comparison_change) / sum(treated_schools) as comparison_change,
-        sum(treated_schools * did) / sum(treated_schools) as did,
-        sqrt(
-            sum(case when treated_schools >= 2 then (treated_schools - 1) * treated_var_change end)
-            / nullif(sum(case when treated_schools >= 2 then treated_schools - 1 end), 0)
-            * sum(1.0 * treated_schools * treated_schools / treated_schools)
-            + sum(case when comparison_schools >= 2 then (comparison_schools - 1) * comparison_var_change end)
-            / nullif(sum(case when comparison_schools >= 2 then comparison_schools - 1 end), 0)
-            * sum(1.0 * treated_schools * treated_schools / comparison_schools)
-        ) / sum(treated_schools) as did_se
+        *,
+        max(n_c) over (partition by cohort_year_start, year_start, indicator) as max_n_c
     from strata
-    where comparison_schools >= 1
-    group by cohort_year_start, baseline_school_year, school_year, year_start, indicator
 ),
 
-combined as (
+rows_to_pool as (
     select
-        cohort_year_start, baseline_school_year, school_year, year_start, isbsh_category, settlement_group, indicator,
-        strata, treated_schools, comparison_schools, treated_participants, comparison_participants, treated_mean_before,
-        treated_mean_after, comparison_mean_before, comparison_mean_after, treated_change, comparison_change, did,
-        did_se
-    from strata
+        *,
+        isbsh_category as row_isbsh_category,
+        settlement_group as row_settlement_group
+    from with_comparison
     union all
     select
-        cohort_year_start, baseline_school_year, school_year, year_start, isbsh_category, settlement_group, indicator,
-        strata, treated_schools, comparison_schools, treated_participants, comparison_participants, treated_mean_before,
-        treated_mean_after, comparison_mean_before, comparison_mean_after, treated_change, comparison_change, did,
-        did_se
+        *,
+        'all' as row_isbsh_category,
+        'all' as row_settlement_group
+    from with_comparison
+    where n_c >= 1 or max_n_c = 0
+),
+
+pooled as (
+    select
+        {{ keys }},
+        row_isbsh_category as isbsh_category,
+        row_settlement_group as settlement_group,
+        cast(count(*) as {{ dbt.type_bigint() }}) as strata,
+        cast(sum(n_t) as {{ dbt.type_bigint() }}) as treated_schools,
+        cast(sum(n_c) as {{ dbt.type_bigint() }}) as comparison_schools,
+        cast(sum(participants_t) as {{ dbt.type_bigint() }}) as treated_participants,
+        cast(sum(participants_c) as {{ dbt.type_bigint() }}) as comparison_participants,
+        sum(n_t * before_t) / sum(n_t) as treated_mean_before,
+        sum(n_t * after_t) / sum(n_t) as treated_mean_after,
+        sum(n_t * before_c) / sum(n_t) as comparison_mean_before,
+        sum(n_t * after_c) / sum(n_t) as comparison_mean_after,
+        min(min_before_c) as comparison_min_before,
+        max(max_before_c) as comparison_max_before,
+        sum(n_t * change_t) / sum(n_t) as treated_change,
+        sum(n_t * change_c) / sum(n_t) as comparison_change,
+        {{ mentoring_effect_pool('n_t', 'n_c', 'did', 'var_t', 'var_c') }},
+        {{ mentoring_effect_pool('placebo_n_t', 'placebo_n_c', 'placebo_did', 'placebo_var_t', 'placebo_var_c',
+            prefix='placebo_') }}
+    from rows_to_pool
+    group by {{ keys }}, row_isbsh_category, row_settlement_group
+),
+
+estimates as (
+    select
+        *,
+        {{ mentoring_effect_se() }} as did_se,
+        {{ mentoring_effect_df() }} as did_df,
+        {{ mentoring_effect_se('placebo_') }} as placebo_se,
+        cast(coalesce(placebo_sum_w, 0) as {{ dbt.type_bigint() }}) as placebo_treated_schools,
+        cast(coalesce(placebo_sum_n_c, 0) as {{ dbt.type_bigint() }}) as placebo_comparison_schools,
+        {{ mentoring_effect_by_indicator(params.placebo_tolerance) }} as placebo_tolerance,
+        {{ mentoring_effect_by_indicator(params.max_baseline_gap) }} as max_baseline_gap
     from pooled
 ),
 
-cohort_years as (
-    select distinct
-        year_start,
-        school_year
-    from school_years
+checks as (
+    select
+        *,
+        did - {{ mentoring_effect_t_quantile('did_df', params.ci_level) }} * did_se as did_ci_low,
+        did + {{ mentoring_effect_t_quantile('did_df', params.ci_level) }} * did_se as did_ci_high,
+        treated_schools >= {{ params.min_treated_schools }}
+            and comparison_schools >= {{ params.min_comparison_schools }} as has_enough_schools,
+        coalesce(
+            treated_mean_before between comparison_min_before and comparison_max_before
+            and abs(treated_mean_before - comparison_mean_before) <= max_baseline_gap,
+            false
+        ) as has_baseline_overlap,
+        placebo_treated_schools >= {{ params.min_treated_schools }}
+            and placebo_comparison_schools >= {{ params.min_comparison_schools }} as has_placebo
+    from estimates
+),
+
+verdicts as (
+    select
+        *,
+        coalesce(has_placebo and abs(placebo_did) <= placebo_tolerance, false) as has_parallel_pre_trend
+    from checks
+),
+
+credibility as (
+    select
+        *,
+        has_enough_schools and has_baseline_overlap and has_parallel_pre_trend and did_se is not null as is_credible
+    from verdicts
 ),
 
 final as (
     select
-        cy.school_year as cohort_school_year,
-        c.baseline_school_year,
-        c.school_year,
-        c.year_start - c.cohort_year_start as years_since_start,
-        c.isbsh_category,
-        c.settlement_group,
-        c.indicator,
-        c.strata,
-        c.treated_schools,
-        c.comparison_schools,
-        c.treated_participants,
-        c.comparison_participants,
-        round(c.treated_mean_before, 2) as treated_mean_before,
-        round(c.treated_mean_after, 2) as treated_mean_after,
-        round(c.comparison_mean_before, 2) as comparison_mean_before,
-        round(c.comparison_mean_after, 2) as comparison_mean_after,
-        round(c.treated_change, 2) as treated_change,
-        round(c.comparison_change, 2) as comparison_change,
-        round(c.did, 2) as did,
-        round(c.did_se, 3) as did_se,
-        round(c.did - {{ z }} * c.did_se, 2) as did_ci_low,
-        round(c.did + {{ z }} * c.did_se, 2) as did_ci_high
-    from combined as c
-    inner join cohort_years as cy
-        on c.cohort_year_start = cy.year_start
+        cohort_school_year,
+        {{ mentoring_effect_school_year('cohort_year_start - 1') }} as baseline_school_year,
+        school_year,
+        year_start - cohort_year_start as years_since_start,
+        isbsh_category,
+        settlement_group,
+        indicator,
+        comparison_rule,
+        strata,
+        treated_schools,
+        comparison_schools,
+        treated_participants,
+        comparison_participants,
+        round(treated_mean_before, 2) as treated_mean_before,
+        round(treated_mean_after, 2) as treated_mean_after,
+        round(comparison_mean_before, 2) as comparison_mean_before,
+        round(comparison_mean_after, 2) as comparison_mean_after,
+        round(comparison_min_before, 2) as comparison_min_before,
+        round(comparison_max_before, 2) as comparison_max_before,
+        round(treated_change, 2) as treated_change,
+        round(comparison_change, 2) as comparison_change,
+        round(did, 2) as did,
+        round(did_se, 3) as did_se,
+        round(did_df, 1) as did_df,
+        round(did_ci_low, 2) as did_ci_low,
+        round(did_ci_high, 2) as did_ci_high,
+        round(placebo_did, 2) as placebo_did,
+        round(placebo_se, 3) as placebo_se,
+        placebo_treated_schools,
+        placebo_comparison_schools,
+        is_credible,
+        nullif({{ mentoring_effect_join_parts([
+            ('not has_enough_schools', "'few_schools'"),
+            ('not has_baseline_overlap', "'no_baseline_overlap'"),
+            ('not has_placebo', "'no_placebo'"),
+            ('has_placebo and not has_parallel_pre_trend', "'pre_trend'"),
+            ('did_se is null', "'no_interval'"),
+        ], separator=',') }}, '') as credibility_issues,
+        {{ mentoring_effect_conclusion('ru', params) }} as conclusion_ru,
+        {{ mentoring_effect_conclusion('en', params) }} as conclusion_en
+    from credibility
 )
 
 select * from final
