@@ -93,7 +93,7 @@ MENTOR_HEADER = [
     Q_MENTOR_SATISFACTION,
     Q_RECOMMENDATIONS,
 ]
-MENTOR_ANSWERS = ((4, 3, 4), (4, 3, 4), (3, 4, 3))  # effectiveness, comfort, satisfaction: the monitoring report, §5.3, 5.6, 5.7
+MENTOR_ANSWERS = ((4, 3, 4), (4, 3, 4), (3, 4, 3))  # effectiveness, comfort, satisfaction (report §5.3, 5.6, 5.7)
 RECOMMENDATIONS = (  # the monitoring report, §5.9
     "Организация встреч для живого общения во время каникул.",
     "Координация работы школ-лидеров и школ с НОР научным руководителем.",
