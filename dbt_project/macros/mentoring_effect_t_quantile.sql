@@ -1,6 +1,7 @@
 {#-
     Two-sided critical value of Student's t for a confidence level of 90, 95 or 99 % and `df` degrees of freedom
-    (a SQL expression; fractional df, e.g. Welch–Satterthwaite's, are rounded down, which widens the interval).
+    (a SQL expression; fractional df, e.g. Welch–Satterthwaite's, are rounded down after rounding to 6 decimals, which
+    widens the interval).
     df 1..30: the table below (scipy.stats.t.ppf, 4 decimals). df > 30: the Cornish–Fisher expansion of t in the
     normal quantile z to the 1/df^4 term (Abramowitz & Stegun 26.7.5), within 1e-5 of the exact value from df 30 on.
     df below 1 or null: null. Plain CASE arithmetic: no quantile function is needed from the database.
@@ -13,7 +14,9 @@
     } -%}
     {%- set table = tables[level | string] -%}
     {%- set z = table.z -%}
-    {%- set n = 'floor(' ~ df ~ ')' -%}
+    {#- df is a ratio of floating-point sums: 8 may arrive as 7.999999999; it is taken to 6 decimals first, so the
+        row of the table does not depend on the order the sums were added in -#}
+    {%- set n = 'floor(round(' ~ df ~ ', 6))' -%}
     case
         when {{ df }} is null or {{ df }} < 1 then null
         {%- for value in table.t %}

@@ -2,6 +2,7 @@
 -- isbsh_categories), ФИС ОКО context, НСУ flag (official list membership that year) and the risk zone:
 -- low ИСБШ category AND falling results, i.e. the share of «2» (ВПР, mean over procedures) rose in every year of
 -- the last `risk_zone_window_years` (t − window .. t, every year present). Schools are followed by school_key.
+-- The mean share of «2» is exact and rounded once (macro mean_rounded): the same inputs give the same figure.
 {%- set window = var('risk_zone_window_years') | int %}
 
 with identity as (
@@ -56,7 +57,7 @@ mean_mark_2_per_year as (
     select
         s.school_key,
         s.year_start,
-        avg(r.mark_2_pct) as vpr_mark_2_pct
+        {{ mean_rounded('r.mark_2_pct') }} as vpr_mark_2_pct  -- exact, whatever the summation order
     from results as r
     inner join schools as s
         on r.school_login = s.school_login and r.school_year = s.school_year
@@ -121,8 +122,8 @@ final as (
         end as isbsh_category,
         v.valid_from_school_year as isbsh_cutoffs_valid_from,
         n.school_key is not null as is_nsu,
-        round(m.vpr_mark_2_pct, 2) as vpr_mark_2_pct,
-        round(m_start.vpr_mark_2_pct, 2) as vpr_mark_2_pct_window_start,
+        m.vpr_mark_2_pct,
+        m_start.vpr_mark_2_pct as vpr_mark_2_pct_window_start,
         round(m.vpr_mark_2_pct - m_start.vpr_mark_2_pct, 2) as vpr_mark_2_change_pp,
         coalesce(t.steps_in_window = {{ window }} and t.rising_steps = {{ window }}, false) as has_falling_results,
         coalesce(
