@@ -32,3 +32,14 @@
 {% macro weighted_sum_exact(weight, value) -%}
     cast(sum(cast(round({{ weight }} * {{ value }} * 1000000) as {{ dbt.type_bigint() }})) as double precision) / 1000000
 {%- endmacro %}
+
+{#- A value as published (2 decimals) in integer hundredths: differences and halves of published values are then
+    exact, and a change of exactly +10 p.p. is exactly 1000. -#}
+{% macro hundredths(value) -%}
+    cast(round(round({{ value }}, 2) * 100) as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- Half of a whole number of hundredths, rounded half away from zero, as a value with 2 decimals. -#}
+{% macro half_of_hundredths(hundredths_expr) -%}
+    sign({{ hundredths_expr }}) * {{ integer_divide("abs(" ~ hundredths_expr ~ ") + 1", "2") }} / 100.0
+{%- endmacro %}

@@ -151,17 +151,21 @@ final as (
         previous_school_year,
         case when comparable then previous_participants end as previous_participants,
         case when comparable then round(raw_previous_value, 2) end as previous_value,
-        case when comparable then round(round(indicator_value, 2) - round(raw_previous_value, 2), 2) end as change,
+        -- changes are taken between the published (2-decimal) values in whole hundredths: exact, so a tie rounds
+        -- half away from zero every time and a change of exactly the threshold counts
+        case
+            when comparable then ({{ hundredths('indicator_value') }} - {{ hundredths('raw_previous_value') }}) / 100.0
+        end as change,
         comparable,
         case
             when comparable_three_years and value_two_years_before is not null and raw_previous_value is not null
-                then round((round(indicator_value, 2) - round(value_two_years_before, 2)) / 2.0, 2)
+                then {{ half_of_hundredths(hundredths('indicator_value') ~ ' - ' ~ hundredths('value_two_years_before')) }}
         end as trend_3y,
         coalesce(
             comparable
             and indicator in ('mark_2_pct', 'below_minimum_pct')
-            and round(round(indicator_value, 2) - round(raw_previous_value, 2), 2)
-                >= {{ var('negative_dynamics_mark_2_pp') }},
+            and {{ hundredths('indicator_value') }} - {{ hundredths('raw_previous_value') }}
+                >= {{ var('negative_dynamics_mark_2_pp') }} * 100,
             false
         ) as is_negative_dynamics
     from compared
