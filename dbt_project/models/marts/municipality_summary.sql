@@ -29,7 +29,8 @@ schools as (
         school_year,
         count(distinct school_key) as schools,
         sum(case when is_nsu then 1 else 0 end) as nsu_schools,
-        sum(case when is_risk_zone then 1 else 0 end) as risk_zone_schools
+        -- null, not 0, where no school's risk zone could be evaluated
+        case when count(is_risk_zone) > 0 then sum(case when is_risk_zone then 1 else 0 end) end as risk_zone_schools
     from context
     group by municipality_name, school_year
 ),
@@ -87,7 +88,8 @@ final as (
             case when p.municipality_name is null then
                 'shnor_official_previous_year, shnor_official_exited, shnor_official_exited_pct: NO_PREVIOUS_YEAR'
             when coalesce(o.shnor_official_previous_year, 0) = 0 then 'shnor_official_exited_pct: NO_SHNOR_PREVIOUS_YEAR'
-            end
+            end,
+            case when s.risk_zone_schools is null then 'risk_zone_schools: NOT_EVALUABLE (school_context.risk_zone_reason)' end
             {{- rule_set_summary_notes(rule_sets) }}
         ), '') as note
     from schools as s

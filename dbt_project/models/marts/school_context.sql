@@ -125,10 +125,18 @@ final as (
         m.vpr_mark_2_pct,
         m_start.vpr_mark_2_pct as vpr_mark_2_pct_window_start,
         round(m.vpr_mark_2_pct - m_start.vpr_mark_2_pct, 2) as vpr_mark_2_change_pp,
-        coalesce(t.steps_in_window = {{ window }} and t.rising_steps = {{ window }}, false) as has_falling_results,
-        coalesce(
-            coalesce(i.isbsh_score, ic.isbsh_computed) < v.low_below and t.steps_in_window = {{ window }} and t.rising_steps = {{ window }}, false
-        ) as is_risk_zone
+        -- three states: true, false, or null when it cannot be evaluated (risk_zone_reason says why)
+        case when t.steps_in_window = {{ window }} then t.rising_steps = {{ window }} end as has_falling_results,
+        case
+            when coalesce(i.isbsh_score, ic.isbsh_computed) is null then null
+            when coalesce(i.isbsh_score, ic.isbsh_computed) >= v.low_below then false
+            when t.steps_in_window = {{ window }} then t.rising_steps = {{ window }}
+        end as is_risk_zone,
+        case
+            when coalesce(i.isbsh_score, ic.isbsh_computed) is null then 'NO_ISBSH'
+            when coalesce(i.isbsh_score, ic.isbsh_computed) < v.low_below and coalesce(t.steps_in_window, 0) < {{ window }}
+                then 'NOT_ENOUGH_DATA'
+        end as risk_zone_reason
     from schools as s
     left join isbsh as i
         on s.school_login = i.school_login and s.school_year = i.school_year
