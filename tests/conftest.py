@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -68,6 +70,25 @@ def _loaded_region(tmp: Path) -> Iterator[tuple[Region, dg.Definitions, dg.Dagst
             os.environ.pop("EDUWH_DATA_DIR", None)
         else:
             os.environ["EDUWH_DATA_DIR"] = previous
+
+
+@contextmanager
+def reduced_region(tmp: Path, params: RegionParams, folders: set[str]) -> Iterator[Region]:
+    """A generated region kept to the raw folders named (the sources a test needs), materialised end to end in
+    `tmp` with Parquet publishing only: for tests that need another region than the session's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDUWH_DATA_DIR", str(tmp))
+        mp.setenv("EDUWH_PUBLISH_TARGETS", "parquet")
+        from pipelines.definitions import build_definitions
+        from pipelines.runner import materialize_all
+
+        region = Region(tmp, params)
+        for folder in region.settings.raw_dir.iterdir():
+            if folder.name not in folders:
+                shutil.rmtree(folder)
+        with dg.DagsterInstance.ephemeral() as instance:
+            materialize_all(build_definitions(), instance, region.settings)
+        yield region
 
 
 @pytest.fixture(scope="session")

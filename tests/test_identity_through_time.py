@@ -12,17 +12,15 @@ generator's truth, never from the marts being checked.
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 
-import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 
 from pipelines.sample_region import RegionParams
 
-from .conftest import Region
+from .conftest import reduced_region
 
 PARAMS = RegionParams(seed=199, municipalities=2, schools=11, years=4, first_year=2021, pupils_per_grade=20)
 SOURCES = ("school_registry", "vpr_pupil_results", "official_school_lists")
@@ -31,19 +29,7 @@ VPR_SUBJECT_CODES = {"РУ": "ru", "МА": "ma"}
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("identity_region")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDUWH_DATA_DIR", str(tmp))
-        mp.setenv("EDUWH_PUBLISH_TARGETS", "parquet")
-        from pipelines.definitions import build_definitions
-        from pipelines.runner import materialize_all
-
-        region = Region(tmp, PARAMS)
-        for folder in region.settings.raw_dir.iterdir():
-            if folder.name not in SOURCES:
-                shutil.rmtree(folder)
-        with dg.DagsterInstance.ephemeral() as instance:
-            materialize_all(build_definitions(), instance, region.settings)
+    with reduced_region(tmp_path_factory.mktemp("identity_region"), PARAMS, SOURCES) as region:
         yield region
 
 

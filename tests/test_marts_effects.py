@@ -10,9 +10,7 @@ truth, never from the mart."""
 
 import datetime as dt
 import math
-import shutil
 
-import dagster as dg
 import duckdb
 import polars as pl
 import pytest
@@ -22,7 +20,7 @@ from scipy import stats  # pinned in constraints.txt (a dependency of great-expe
 from pipelines.sample_region import RegionParams
 from pipelines.settings import DBT_PROJECT_DIR
 
-from .conftest import Region
+from .conftest import reduced_region
 
 TOL = 0.011  # both sides round to 2 decimals
 
@@ -133,19 +131,7 @@ EFFECT_YML = DBT_PROJECT_DIR / "models" / "marts" / "_mentoring_effect__models.y
 
 @pytest.fixture(scope="module")
 def effect_region(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("effect_region")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDUWH_DATA_DIR", str(tmp))
-        mp.setenv("EDUWH_PUBLISH_TARGETS", "parquet")
-        from pipelines.definitions import build_definitions
-        from pipelines.runner import materialize_all
-
-        region = Region(tmp, EFFECT_REGION)
-        for folder in region.settings.raw_dir.iterdir():
-            if folder.name not in EFFECT_FOLDERS:
-                shutil.rmtree(folder)
-        with dg.DagsterInstance.ephemeral() as instance:
-            materialize_all(build_definitions(), instance, region.settings)
+    with reduced_region(tmp_path_factory.mktemp("effect_region"), EFFECT_REGION, EFFECT_FOLDERS) as region:
         yield region
 
 
