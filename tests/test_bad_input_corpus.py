@@ -782,6 +782,10 @@ def _check_accepted(
         (r["source_row"], r["column_name"], r["value"]) for r in after.rejected if r["load_id"] == result.load_id
     ]
     assert rejected == [(row, spec.registry_match.column, value) for row, value in expect.rejected]
+    for r in after.rejected:  # each says why, with the nearest registry entries
+        if r["load_id"] == result.load_id:
+            assert r["reason"].startswith(f"школы нет в реестре ОО {YEAR}") and "nearest:" in r["reason"], r["reason"]
+            assert r["file_path"] == str(path)
     assert not after.quarantine
     assert sha256(path) == digest
 

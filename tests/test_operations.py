@@ -33,9 +33,7 @@ def copy_year(incoming: Path, raw: Path, school_year: str) -> None:
 
 def sources_with_files(settings: Settings, school_year: str) -> set[str]:
     """The sources whose folder holds a file of theirs (the three mentoring sheets share one workbook)."""
-    return {
-        s.name for s in load_sources().values() if any((settings.raw_dir / s.folder / school_year).glob(s.file_glob))
-    }
+    return {s.name for s in load_sources().values() if any((settings.raw_dir / s.folder / school_year).glob(s.file_glob))}
 
 
 def settle(raw: Path) -> None:
@@ -55,9 +53,7 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None)
         return sensor(context)
 
 
-def execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, result: dg.SensorResult
-) -> list[dg.ExecuteInProcessResult]:
+def execute(defs: dg.Definitions, instance: dg.DagsterInstance, result: dg.SensorResult) -> list[dg.ExecuteInProcessResult]:
     """What the daemon does with a tick's result: add the partitions, launch the runs."""
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -117,15 +113,8 @@ def operated(tmp_path_factory: pytest.TempPathFactory, postgres_conninfo: str):
             assert [r.success for r in runs] == [True, True]
             marts = defs.resolve_job_def("build_and_publish_marts").execute_in_process(instance=instance)
             assert marts.success
-            yield {
-                "defs": defs,
-                "instance": instance,
-                "settings": settings,
-                "incoming": incoming / "raw",
-                "first": first,
-                "cursor": first.cursor,
-                "conninfo": postgres_conninfo,
-            }
+            yield {"defs": defs, "instance": instance, "settings": settings, "incoming": incoming / "raw",
+                   "first": first, "cursor": first.cursor, "conninfo": postgres_conninfo}
     finally:
         for k, v in saved.items():
             if v is None:
@@ -138,10 +127,7 @@ def test_code_location_has_jobs_sensors_and_schedule(operated):
     repo = operated["defs"].get_repository_def()
     assert {j.name for j in repo.get_all_jobs()} >= {"ingest_school_year", "build_and_publish_marts"}
     assert {s.name for s in repo.sensor_defs} == {
-        "raw_files_sensor",
-        "marts_after_ingest",
-        "marts_after_partial_ingest",
-        "marts_run_summary",
+        "raw_files_sensor", "marts_after_ingest", "marts_after_partial_ingest", "marts_run_summary",
         "marts_failed_run_summary",
     }
     sensor = repo.get_sensor_def("raw_files_sensor")
@@ -149,9 +135,7 @@ def test_code_location_has_jobs_sensors_and_schedule(operated):
     assert sensor.minimum_interval_seconds == operations_config()["raw_files_sensor"]["minimum_interval_seconds"]
     schedule = repo.get_schedule_def("daily_marts_refresh")
     assert (schedule.job_name, schedule.cron_schedule, schedule.execution_timezone) == (
-        "build_and_publish_marts",
-        "0 6 * * *",
-        "Europe/Moscow",
+        "build_and_publish_marts", "0 6 * * *", "Europe/Moscow"
     )
     graph = repo.asset_graph
     assert dg.AssetKey(["published", "analyst_database"]) in graph.get_all_asset_keys()
@@ -201,9 +185,7 @@ def test_registry_change_rechecks_the_files_matched_against_it(operated, tmp_pat
     registry = next(settings.raw_dir.glob(f"school_registry/{NEW_YEAR}/*"))
     registry.write_bytes(registry.read_bytes() + b"\n")
     after = scan_raw_files(settings, specs, before.seen)
-    matched = {
-        s.name for s in specs.values() if s.registry_match and any(settings.raw_dir.glob(f"{s.folder}/{NEW_YEAR}/*"))
-    }
+    matched = {s.name for s in specs.values() if s.registry_match and any(settings.raw_dir.glob(f"{s.folder}/{NEW_YEAR}/*"))}
     assert set(after.changed[NEW_YEAR]) == matched | {"school_registry"}
     assert "official_school_lists" in matched and len(matched) > 10
 
@@ -214,9 +196,8 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
     # one file of the new year is broken: a quarantined contract stops only what depends on it
     olympiads = next(settings.raw_dir.glob(f"olympiad_results/{NEW_YEAR}/*.csv"))
     good_olympiads = olympiads.read_bytes()
-    olympiads.write_text(
-        "Логин ОО;Предмет;Этап;Участников;Победителей;Призёров\nsch1;математика;школьный;-5;0;0\n", encoding="utf-8"
-    )
+    olympiads.write_text("Логин ОО;Предмет;Этап;Участников;Победителей;Призёров\nsch1;математика;школьный;-5;0;0\n",
+                         encoding="utf-8")
     settle(settings.raw_dir)
 
     result = tick(defs, instance, operated["cursor"])
@@ -234,17 +215,13 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
     assert isinstance(marts_request, dg.RunRequest)
     selected = set(marts_request.asset_selection)
     graph = defs.get_repository_def().asset_graph
-    olympiad_dependents = (
-        dg.AssetSelection.assets(dg.AssetKey(["raw", "olympiad_results"])).downstream(include_self=False).resolve(graph)
-    )
+    olympiad_dependents = dg.AssetSelection.assets(dg.AssetKey(["raw", "olympiad_results"])).downstream(
+        include_self=False).resolve(graph)
     assert dg.AssetKey(["published", "programme_kpis"]) in olympiad_dependents
     databases = {dg.AssetKey(["published", "analyst_database"]), dg.AssetKey(["published", "postgres_marts"])}
     # the marts built from olympiads are left as they were; the databases are rebuilt from the Parquet files
     assert selected & olympiad_dependents == databases
-    assert {
-        dg.AssetKey(["marts", "school_year_results"]),
-        dg.AssetKey(["published", "school_year_results"]),
-    } <= selected
+    assert {dg.AssetKey(["marts", "school_year_results"]), dg.AssetKey(["published", "school_year_results"])} <= selected
     summary = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)[-1].message
     assert "в карантине / quarantined 1" in summary and "olympiad_results" in summary
 
@@ -255,20 +232,16 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
 
     # every target holds the new year, with the same rows as the warehouse's mart
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        expected = dict(
-            con.execute("select school_year, count(*) from marts.school_year_results group by 1").fetchall()
-        )
+        expected = dict(con.execute(
+            "select school_year, count(*) from marts.school_year_results group by 1").fetchall())
     assert expected[NEW_YEAR] > 0 and set(expected) == set(REGION.school_years)
     parquet = settings.marts_dir / "school_year_results.parquet"
     with duckdb.connect() as con:
         assert dict(con.execute(f"select school_year, count(*) from '{parquet}' group by 1").fetchall()) == expected
     with duckdb.connect(str(settings.marts_dir / "analyst.duckdb"), read_only=True) as con:
-        assert (
-            dict(con.execute("select school_year, count(*) from school_year_results group by 1").fetchall()) == expected
-        )
+        assert dict(con.execute("select school_year, count(*) from school_year_results group by 1").fetchall()) == expected
         comment = con.execute(
-            "select comment from duckdb_tables() where table_name = 'school_year_results'"
-        ).fetchone()[0]
+            "select comment from duckdb_tables() where table_name = 'school_year_results'").fetchone()[0]
         assert comment and any("а" <= ch <= "я" for ch in comment.lower())
     with psycopg.connect(operated["conninfo"]) as pg:
         rows = pg.execute("select school_year, count(*) from marts.school_year_results group by 1").fetchall()
@@ -276,8 +249,7 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
         label = pg.execute(
             "select col_description('marts.school_year_results'::regclass, ordinal_position::int) "
             "from information_schema.columns where table_schema = 'marts' and table_name = 'school_year_results' "
-            "and column_name = 'school_year'"
-        ).fetchone()[0]
+            "and column_name = 'school_year'").fetchone()[0]
         assert label == "Учебный год"
 
     # the pupil-level results were built incrementally (only the new year aggregated): a full rebuild agrees
@@ -291,28 +263,15 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
 
     dbt = str(Path(sys.executable).parent / "dbt")
     subprocess.run(
-        [
-            dbt,
-            "run",
-            "--full-refresh",
-            "--quiet",
-            "--select",
-            "int_school_procedure_results_pupil_level",
-            "--profiles-dir",
-            ".",
-        ],
-        cwd=DBT_PROJECT_DIR,
-        env=os.environ,
-        check=True,
+        [dbt, "run", "--full-refresh", "--quiet", "--select", "int_school_procedure_results_pupil_level",
+         "--profiles-dir", "."],
+        cwd=DBT_PROJECT_DIR, env=os.environ, check=True,
     )
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute(incremental).fetchall() == before
-        assert {
-            r[0]
-            for r in con.execute(
-                "select distinct school_year from intermediate.int_school_procedure_results_pupil_level"
-            ).fetchall()
-        } == set(REGION.school_years)
+        assert {r[0] for r in con.execute(
+            "select distinct school_year from intermediate.int_school_procedure_results_pupil_level").fetchall()} == set(
+            REGION.school_years)
 
     # the fixed file: the next tick requests exactly that source and year
     olympiads.write_bytes(good_olympiads)

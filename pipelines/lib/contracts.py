@@ -26,11 +26,10 @@ from typing import Any
 import great_expectations as gx
 from great_expectations.execution_engine import sqlalchemy_execution_engine as _sa_engine
 
-from pipelines.lib.staging import Rule
+from pipelines.lib.staging import SOURCE_FILE, Rule
 
 MAX_ROWS_IN_MESSAGE = 5
 SOURCE_ROW = "_source_row"
-SOURCE_FILE = "_source_file"
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 

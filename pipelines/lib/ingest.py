@@ -32,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import yaml
 
 from pipelines.lib import warehouse
@@ -614,8 +615,7 @@ def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int
     this_year = f"school_year = {lit(load.school_year)}"
     accepted = f"where {this_year}" + (f" and {q(unknown)} is null" if unknown else "")
     select_rows = (
-        f"select school_year, {', '.join(q(c) for c in out)}, {lit(str(load.settings.raw_dir))} || '/' || "
-        f"{lit(spec.folder)} || '/' || {_relative_file_sql(load)} as _source_file, "
+        f"select school_year, {', '.join(q(c) for c in out)}, {_file_path_sql(load)} as _source_file, "
         f"{q(SOURCE_ROW)}, {lit(load.load_id)} as _load_id, {lit(spec.name)} as _source from stage.checked {accepted}"
     )
     with warehouse.connect(load.settings.warehouse_path, memory_limit=memory_limit) as con:
@@ -634,55 +634,42 @@ def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int
             match_rate = (1 - rejected / total if total else 1.0) if unknown else None
             loaded = total - rejected
             message = None
-            rejected_rows = []
+            rejected_sql = None
             if rejected:
                 message = f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected"
-                rejected_rows = _rejected_rows(load, con, unknown)
+                rejected_sql = _rejected_rows(load, con, unknown)
             log = load.log_row("loaded", loaded, rejected, match_rate, message)
             scope = {"school_year": load.school_year, "_source": spec.name}
-            warehouse.replace_school_year(con, spec.table, scope, select_rows, rejected_rows, log, load.file_rows())
+            warehouse.replace_school_year(con, spec.table, scope, select_rows, rejected_sql, log, load.file_rows())
         finally:
             con.execute("detach stage")
     return loaded, rejected, match_rate
 
 
-def _relative_file_sql(load: _Load) -> str:
-    """The row's file as a path under data/raw/<folder>/ (its school-year folder, or any folder of a multi-year
-    source's files)."""
-    folder = load.settings.raw_dir / load.spec.folder
-    names = {p.name: p.relative_to(folder).as_posix() for p in load.paths}
-    cases = " ".join(f"when {lit(n)} then {lit(r)}" for n, r in names.items())
+def _file_path_sql(load: _Load) -> str:
+    """A staged row's file as its full path (staging knows the file by name; a school-year folder holds each
+    name once)."""
+    cases = " ".join(f"when {lit(p.name)} then {lit(str(p))}" for p in load.paths)
     return f"case {q(SOURCE_FILE)} {cases} end"
 
 
-def _rejected_rows(load: _Load, con, unknown: str) -> list[dict]:
-    """Rows of schools not found in the registry (or whose name fits several): kept in ingest.rejected_rows and
-    as a CSV beside a short report in the quarantine folder, each with why and the nearest registry names
-    (values as loaded: pupil codes are already pseudonyms)."""
+def _rejected_rows(load: _Load, con, unknown: str) -> str:
+    """Rows of schools not found in the registry (or whose name fits several), each with why and the nearest
+    registry names: written as a CSV beside a short report in the quarantine folder, and returned as the SELECT
+    that keeps them in ingest.rejected_rows (values as loaded: pupil codes are already pseudonyms). The reasons
+    are worked out once per distinct value; the rows themselves stay in SQL (registered table `unmatched`)."""
     spec = load.spec
-    by = spec.registry_match.by
-    rows = con.execute(
-        f"select {q(SOURCE_FILE)}, {q(SOURCE_ROW)}, {q(unknown)} from stage.checked "
-        f"where school_year = ? and {q(unknown)} is not null order by 1, 2",
+    values = con.execute(
+        f"select distinct {q(unknown)} from stage.checked where school_year = ? and {q(unknown)} is not null",
         [load.school_year],
     ).fetchall()
-    reasons: dict[str, str] = {}
-    out = []
-    for file_name, row, value in rows:
-        if value not in reasons:
-            reasons[value] = explain_unmatched(load.registry, by, load.school_year, value)
-        out.append(
-            {
-                "load_id": load.load_id,
-                "source": spec.name,
-                "school_year": load.school_year,
-                "file_path": str(next(p for p in load.paths if p.name == file_name)),
-                "source_row": row,
-                "column_name": spec.registry_match.column,
-                "value": value,
-                "reason": reasons[value],
-            }
-        )
+    reasons = {v: explain_unmatched(load.registry, spec.registry_match.by, load.school_year, v) for (v,) in values}
+    con.register("unmatched", pa.table({"value": list(reasons), "reason": list(reasons.values())}))
+    rows_sql = (
+        f"select {q(SOURCE_FILE)} as file_name, {_file_path_sql(load)} as file_path, {q(SOURCE_ROW)} as source_row, "
+        f"c.{q(unknown)} as value, u.reason from stage.checked as c join unmatched as u on u.value = c.{q(unknown)} "
+        f"where c.school_year = {lit(load.school_year)}"
+    )
     folder = load.quarantine_folder
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{load.stamp}__{load.path.stem}.rejected_rows.csv"
@@ -696,9 +683,13 @@ def _rejected_rows(load: _Load, con, unknown: str) -> list[dict]:
                 "Причина / reason",
             ]
         )
-        for r in out:
-            w.writerow([Path(r["file_path"]).name, r["source_row"], r["value"], r["reason"]])
-    return out
+        w.writerows(
+            con.execute(f"select file_name, source_row, value, reason from ({rows_sql}) order by 1, 2").fetchall()
+        )
+    return (
+        f"select {lit(load.load_id)} as load_id, {lit(spec.name)} as source, {lit(load.school_year)} as school_year, "
+        f"file_path, source_row, {lit(spec.registry_match.column)} as column_name, value, reason from ({rows_sql})"
+    )
 
 
 __all__ = ["ContractViolation", "LoadResult", "NoRowsForYear", "load_school_year"]

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 INGEST_DDL = """
 create schema if not exists raw;
@@ -136,7 +135,7 @@ def replace_school_year(
     table: str,
     scope: dict[str, str],
     select_rows: str,
-    rejected: list[dict],
+    rejected: str | None,
     log: dict,
     files: list[dict],
 ) -> None:
@@ -148,9 +147,7 @@ def replace_school_year(
         con.execute(f"delete from {table} where {where}", list(scope.values()))
         con.execute(f"insert into {table} by name {select_rows}")
         if rejected:
-            con.register("rejected_rows", pa.Table.from_pylist(rejected))
-            con.execute("insert into ingest.rejected_rows by name select * from rejected_rows")
-            con.unregister("rejected_rows")
+            con.execute(f"insert into ingest.rejected_rows by name {rejected}")
         for row in files:
             insert_row(con, "ingest.load_files", row)
         con.execute(
