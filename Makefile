@@ -7,7 +7,12 @@ MANIFEST := dbt_project/target/manifest.json
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup demo test docs bench ui lint clean
+.PHONY: setup system-packages demo test docs bench ui lint clean
+
+# Programs from Debian the report, dashboard and browser tests use: LibreOffice (DOCX → PDF), poppler
+# (pdftotext, pdftoppm), Chromium (dashboard screenshots) and fonts with Cyrillic. Installed with apt-get when
+# missing and allowed (root); otherwise the command says what to install.
+DEBIAN_PACKAGES := libreoffice-writer-nogui poppler-utils chromium fonts-dejavu-core fonts-liberation2
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
@@ -23,12 +28,19 @@ $(MANIFEST): $(INSTALLED) $(shell find dbt_project -name '*.sql' -o -name '*.yml
 
 setup: $(INSTALLED) $(MANIFEST)
 
+system-packages:
+	@if command -v soffice >/dev/null && command -v pdftoppm >/dev/null && command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing from Debian: $(DEBIAN_PACKAGES)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	else echo "Please install (Debian/Ubuntu): sudo apt-get install $(DEBIAN_PACKAGES)"; exit 1; fi
+
 ## demo: set up, generate the sample region (first run only) and materialise every asset
 demo: setup
 	$(BIN)/python -m pipelines.demo
 
 ## test: set up and run the whole suite
-test: setup
+test: setup system-packages
 	$(BIN)/pytest
 
 ## docs: dbt docs (lineage, Russian labels) and the GE Data Docs, as files to open (after `make demo`)
