@@ -78,10 +78,11 @@ def materialize_all(
             run_config=RUN_CONFIG,
             asset_selection=[asset_key_for(specs[name]) for name in sources],
         )
-        build_data_docs(settings.data_dir)  # the run's validations, once per run (as the sensor does)
         finished(result)
         if not result.success:
+            build_data_docs(settings.data_dir)
             raise PipelineRunFailed(f"ingest of {school_year} failed:\n{_failure_message(result)}")
+    build_data_docs(settings.data_dir)  # every year's validations, rebuilt once (a failed contract rebuilt them at once)
     result = defs.resolve_job_def(MARTS_JOB).execute_in_process(
         instance=instance, raise_on_error=False, run_config=RUN_CONFIG
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.execution_engine import sqlalchemy_execution_engine as _sa_engine
 
 from pipelines.lib.staging import SOURCE_FILE, Rule
@@ -110,16 +111,13 @@ def _expectation(rule: Rule):
 
 
 def build_suite(name: str, rules: list[Rule]) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=name)
-    suite.add_expectation(
-        gx.expectations.ExpectTableRowCountToBeBetween(
-            min_value=1,
-            meta={"rule_ru": "в файле нет строк данных", "rule_en": "the file has no data rows", "columns": []},
-        )
+    """The suite of a source's rules. The expectations are given to the constructor: added one by one to a suite
+    whose name is already saved, GE writes the whole suite to its store for each of them."""
+    row_count = gx.expectations.ExpectTableRowCountToBeBetween(
+        min_value=1,
+        meta={"rule_ru": "в файле нет строк данных", "rule_en": "the file has no data rows", "columns": []},
     )
-    for rule in rules:
-        suite.add_expectation(_expectation(rule))
-    return suite
+    return gx.ExpectationSuite(name=name, expectations=[row_count, *(_expectation(rule) for rule in rules)])
 
 
 def _clean(value: Any) -> Any:
@@ -172,6 +170,33 @@ def _suite(context, gx_project_root: Path | None, suite_name: str, rules: list[R
     return suite
 
 
+_DEFINITIONS: dict[tuple[str, str], tuple] = {}  # (project, definition) -> what it was last saved with
+
+
+def _definition(context, gx_project_root: Path | None, name: str, stage_path: Path, memory_limit, suite):
+    """The validation definition of a source: its datasource (the staging file), table asset and batch
+    definition, saved in the GE project only when they change. Each save rewrites great_expectations.yml,
+    which costs more than validating a small file; a source stages every load at the same path, so its
+    definition is saved once per process."""
+    key = (str(gx_project_root), name)
+    wanted = (str(stage_path), memory_limit, suite.name)  # the definition reads the suite's current rules
+    if gx_project_root is not None and _DEFINITIONS.get(key) == wanted:
+        return context.validation_definitions.get(name)
+    datasource = context.data_sources.add_or_update_sql(
+        name=name,
+        connection_string=f"duckdb:///{stage_path}",
+        kwargs={"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}},
+    )
+    asset = datasource.add_table_asset(name="checked", table_name="checked")
+    batch_definition = asset.add_batch_definition_whole_table("file")
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
+    )
+    _close(datasource)
+    _DEFINITIONS[key] = wanted
+    return definition
+
+
 def build_data_docs(gx_project_root: Path) -> Path | None:
     """Rebuild the Data Docs site from every stored validation: once per run, not per load (and at once when a
     contract fails, so that the quarantine report's link shows the failure). Returns the index page."""
@@ -193,6 +218,7 @@ def validate_staged(
     key_column: str | None = None,
     keyed_headers: dict[tuple[str, str], str] | None = None,
     several_files: bool = False,
+    run_name: str | None = None,
 ) -> ContractResult:
     """Run the rules on `checked` in the staging file. With a GE project root, the suite and the result are kept
     there; the Data Docs (<root>/gx/uncommitted/data_docs/local_site/index.html) are rebuilt when the contract
@@ -200,16 +226,7 @@ def validate_staged(
     started = time.perf_counter()
     context = _context(gx_project_root)
     suite = _suite(context, gx_project_root, suite_name, rules)
-    datasource = context.data_sources.add_or_update_sql(
-        name=asset_name,
-        connection_string=f"duckdb:///{stage_path}",
-        kwargs={"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}},
-    )
-    asset = datasource.add_table_asset(name="checked", table_name="checked")
-    batch_definition = asset.add_batch_definition_whole_table("file")
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(data=batch_definition, suite=suite, name=asset_name)
-    )
+    definition = _definition(context, gx_project_root, asset_name, stage_path, memory_limit, suite)
     result_format = {
         "result_format": "SUMMARY",
         # long layouts: the key says which of the wide row's cells a violating row came from
@@ -221,15 +238,11 @@ def validate_staged(
         "partial_unexpected_count": MAX_ROWS_IN_MESSAGE,
     }
     try:
-        # the validation definition runs and stores its result itself; no checkpoint: Data Docs are rebuilt once
-        # per run (build_data_docs), and at once on a failure
-        result = definition.run(result_format=result_format)
+        # the validation definition runs and stores its result itself (named after the load, in the Data
+        # Docs); no checkpoint: Data Docs are rebuilt once per run (build_data_docs), and at once on a failure
+        result = definition.run(result_format=result_format, run_id=RunIdentifier(run_name=run_name or asset_name))
     finally:
-        for ds in {
-            id(datasource): datasource,
-            id(context.data_sources.get(asset_name)): context.data_sources.get(asset_name),
-        }.values():
-            _close(ds)
+        _close(definition.batch_definition.data_asset.datasource)
     violations, rows_checked = [], 0
     for r in result.results:
         info = r.exception_info or {}

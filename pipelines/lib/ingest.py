@@ -3,7 +3,7 @@
     data/raw/<source folder>/<school year>/<files>           (only ever read; several files load as one)
     data/raw/<source folder>/<any folder>/<files>            (a multi-year source: each row's year from a column)
         -> read_export / stream_export: text cells under canonical names
-        -> staging file data/staging/<source>/<year>/<load>.duckdb: `checked`, built block by block (pupil
+        -> staging file data/staging/<source>/checked.duckdb: `checked`, built block by block (pupil
            codes pseudonymised on the way in, typed values, one column per rule)
         -> contract: Great Expectations on `checked`
         -> failed: report, GE result and (unless it holds personal data) a copy of the file in
@@ -441,10 +441,12 @@ def load_school_year(
     key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
     if spec.registry_match:
         load.registry = load_registry(settings, school_year)
-    stage_dir = settings.data_dir / "staging" / spec.name / school_year
-    for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source and year
+    # Loads of a source run one at a time (one run at a time, one step per source), so each stages at the
+    # same path: its GE validation definition stays the same and is not saved again for every load.
+    stage_dir = settings.data_dir / "staging" / spec.name
+    for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source
         stale.unlink()
-    stage_path = stage_dir / f"{started:%Y%m%dT%H%M%S}-{load_id.rsplit(':', 1)[1]}.duckdb"
+    stage_path = stage_dir / "checked.duckdb"
     try:
         try:
             t_read = time.perf_counter()
@@ -460,7 +462,7 @@ def load_school_year(
 
         result = validate_staged(
             f"{spec.name}.v{spec.contract_version}",
-            f"{spec.name} {school_year}",
+            spec.name,
             stage_path,
             rules,
             load.headers,
@@ -470,6 +472,7 @@ def load_school_year(
             key_column(spec),
             load.keyed_headers,
             several_files=len(load.paths) > 1,
+            run_name=f"{spec.name} {school_year}",
         )
         load.timings["validate"] = result.seconds
         if not result.success:

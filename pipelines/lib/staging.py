@@ -1,6 +1,6 @@
 """A load's staging file: the export's cells and their checked form, in a DuckDB file of its own.
 
-    data/staging/<source>/<school year>/<load id>.duckdb
+    data/staging/<source>/checked.duckdb
         registry the school codes of that school year's registry (when the source is matched against it),
                  staged first: the rules join it
         checked  the export's rows, built in one pass over the blocks read: pupil codes pseudonymised on
@@ -8,7 +8,7 @@
 
 The contract (Great Expectations) validates `checked`; the warehouse copies the accepted rows from it in one
 transaction. The staging file is deleted afterwards; a crash leaves only a staging file, never a partial
-table, and the next load of that source and year removes it.
+table, and the next load of that source removes it.
 """
 
 from __future__ import annotations

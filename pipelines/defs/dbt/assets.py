@@ -96,7 +96,9 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     """Seeds, models and their tests: `dbt build` (of the selected subset). A locked warehouse file is retried;
     a failed model or test is not (it fails the run, and what depends on it is not built)."""
     ensure_source_tables(warehouse_files.settings, load_sources())
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    # Unit tests check the SQL, not the data: they run in `make test` (tests/test_dbt_unit_tests.py), not in every
+    # build of the marts, as dbt advises for production runs.
+    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False)
     yield from invocation.stream()
     error = invocation.get_error()
     if error is None:
