@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  «{header}» -> {column}")
     if load.ignored:
         print(f"  не используются/ignored: {list(load.ignored)}")
+    for note in load.notes:  # a sheet of a sheet-per-year workbook that does not fit
+        print(f"  замечание/note: {note}")
     print(
         f"  строк в файле/rows read {load.rows_read}; отброшено/dropped {load.dropped or 0}; строк после разбора/rows checked {frame.height}"
     )

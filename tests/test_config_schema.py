@@ -149,7 +149,7 @@ def test_every_error_of_a_file_is_reported_not_only_the_first():
     raw = shipped("sources/vpr_pupil_results.yaml")
     rename(raw["columns"]["grade"], "max", "maximum")
     rename(raw, "unique", "uniqe")
-    raw["format"] = "xls"
+    raw["format"] = "xslx"
     message = error_of(validate_source, raw, "sources/vpr_pupil_results.yaml")
     assert "did you mean 'max'?" in message
     assert "did you mean 'unique'?" in message
@@ -161,10 +161,10 @@ def test_every_error_of_a_file_is_reported_not_only_the_first():
 
 def test_wrong_format_names_the_allowed_values():
     raw = shipped("sources/vpr_pupil_results.yaml")
-    raw["format"] = "xls"
+    raw["format"] = "xslx"
     message = error_of(validate_source, raw, "sources/vpr_pupil_results.yaml")
-    assert "'format': недопустимое значение 'xls', допустимы: csv, xlsx" in message
-    assert "invalid value 'xls', allowed: csv, xlsx — did you mean 'xlsx'?" in message
+    assert "'format': недопустимое значение 'xslx', допустимы: csv, xlsx, xls" in message
+    assert "invalid value 'xslx', allowed: csv, xlsx, xls — did you mean 'xlsx'?" in message
 
 
 def test_wrong_column_type_and_question_type():

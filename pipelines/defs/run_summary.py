@@ -21,6 +21,7 @@ class RunSummary:
     rows_loaded: int = 0
     rows_rejected: int = 0
     quarantined: list[str] = field(default_factory=list)  # "<source> <year>: <message>"
+    notes: list[str] = field(default_factory=list)  # "<source> <year>: <note>" of loads that passed (sheet refused)
     failed_steps: list[str] = field(default_factory=list)
     failed_assets: list[dg.AssetKey] = field(default_factory=list)  # raw assets whose contract failed
     models_built: int = 0
@@ -50,6 +51,7 @@ class RunSummary:
             parts.append(f"тестов dbt не прошло / dbt tests failed {self.dbt_tests_failed}")
         lines = [" ".join(parts)]
         lines += [f"  карантин / quarantined: {q}" for q in self.quarantined]
+        lines += [f"  замечание / note: {n}" for n in self.notes]
         quarantined_steps = {"__".join(key.path) for key in self.failed_assets}
         lines += [
             f"  сбой шага / failed step: {s}" for s in self.failed_steps if s.split(":", 1)[0] not in quarantined_steps
@@ -83,6 +85,8 @@ def summarise_run(instance: dg.DagsterInstance, run_id: str) -> RunSummary:
                     summary.rows_read += int(_value(metadata, "rows_read"))
                     summary.rows_loaded += int(_value(metadata, "rows_loaded"))
                     summary.rows_rejected += int(_value(metadata, "rows_rejected"))
+                    notes = _value(metadata, "notes", [])
+                    summary.notes += [f"{key.path[-1]} {partition}: {n}".strip() for n in notes]
             elif key.path[0] == "published":
                 summary.published.append("/".join(key.path[1:]))
             else:

@@ -168,6 +168,8 @@ class Header(_Config):
     """Header rows (merged cells over several rows are joined)."""
     ignore: list[str] = []
     """Header texts of columns to leave out without a warning."""
+    column_numbers: StrictBool = False
+    """A row of column numbers (1, 2, 3 …) right under the header is skipped (counted among the dropped rows)."""
 
 
 class DropRule(_Config):
@@ -175,6 +177,71 @@ class DropRule(_Config):
 
     column: str
     pattern: str
+
+
+class Sheets(_Config):
+    """A workbook keeping one sheet per school year: each sheet whose name gives a school year is read as that
+    year's rows (other sheets are left alone)."""
+
+    school_year_from_name: Regex | None = None
+    """A pattern the whole sheet name must match; its first group (or the name) is the year, read as `name_is`."""
+    name_is: YearFormat = "spring"
+    """`spring`: «2024» is 2023-2024; `school_year`: «2023-2024» or «2023/2024»."""
+    school_years: dict[str, SchoolYear] = {}
+    """Or: sheet name -> school year."""
+    on_unfit_sheet: Literal["skip_sheet", "refuse_workbook"] = "skip_sheet"
+    """A sheet whose header does not fit: refuse that sheet only (named in the load log and the run summary), or the
+    whole workbook."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Sheets:
+        if (self.school_year_from_name is None) == (not self.school_years):
+            _Problems().add(
+                (),
+                "укажите либо school_year_from_name, либо school_years",
+                "give either school_year_from_name or school_years",
+            ).check()
+        return self
+
+
+class SubtotalRule(_Config):
+    """Which rows are subtotals: `column` matching `pattern` (case-insensitive regex), or `column` empty."""
+
+    column: str
+    pattern: Regex | None = None
+    empty: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SubtotalRule:
+        if (self.pattern is None) == (not self.empty):
+            _Problems().add((), "укажите либо pattern, либо empty: true", "give either pattern or empty: true").check()
+        return self
+
+
+class SubtotalRows(_Config):
+    """Rows that sum schools rather than describe one: dropped (counted in the load log) and, with
+    `totals_check`, compared with the sums of the school rows."""
+
+    total: SubtotalRule | None = None
+    """A total over every school of the sheet («ВСЕГО по региону»)."""
+    group: SubtotalRule | None = None
+    """A subtotal over the schools below it, up to the next group or total row (a municipality row); the
+    `fill_down` columns take their value from it."""
+
+    @model_validator(mode="after")
+    def _some(self) -> SubtotalRows:
+        if self.total is None and self.group is None:
+            _Problems().add((), "укажите total и/или group", "give total and/or group").check()
+        return self
+
+
+class TotalsCheck(_Config):
+    """The file's own subtotals as a check: each must equal the sum of the school rows it covers (empty cells
+    count 0, a subtotal cell that is not a number, «х», is not compared). A difference breaks the contract."""
+
+    columns: list[str] = Field(min_length=1)
+    rows: list[Literal["group", "total"]] = Field(["group", "total"], min_length=1)
+    """Which subtotal rows are compared (of `subtotal_rows`)."""
 
 
 class Unpivot(_Config):
@@ -189,6 +256,8 @@ class Unpivot(_Config):
     value_column: str | None = None
     value: ColumnRules = ColumnRules(type="float")
     """Type and rules of `value_column`."""
+    key_values: dict[str, str] = {}
+    """Header text of a key -> the key value stored (compared as headers are); other keys are kept as written."""
 
     @model_validator(mode="after")
     def _one_way(self) -> Unpivot:
@@ -303,13 +372,16 @@ class Source(_Config):
     folder: str
     """data/raw/<folder>/<school year>/"""
     file_glob: str
-    format: Literal["csv", "xlsx"]
+    format: Literal["csv", "xlsx", "xls"]
+    """xlsx and xls (Excel 97-2003) are read alike, with the same header scanning."""
     family: Identifier
     """The canonical table it feeds, raw.<family>, shared by every source of the family."""
     contract_version: StrictInt = Field(ge=1)
     columns: dict[str, Column]
     csv: CsvOptions | None = None
     sheet: str | None = None
+    sheets: Sheets | None = None
+    """One sheet per school year (instead of `sheet`)."""
     stream: StrictBool = False
     """Read in blocks (pupil-level CSV files)."""
     header: Header | None = None
@@ -317,6 +389,10 @@ class Source(_Config):
     fill_down: list[str] = []
     drop_rows: list[DropRule] = []
     drop_exact_duplicates: StrictBool = False
+    empty_as_zero: list[str] = []
+    """Columns whose empty cells mean 0 (reports that leave a zero count blank)."""
+    subtotal_rows: SubtotalRows | None = None
+    totals_check: TotalsCheck | None = None
     unpivot: Unpivot | None = None
     constants: dict[str, str] = {}
     """Columns with one value for the whole source (also what tells its rows apart in a shared table)."""
@@ -351,6 +427,17 @@ class Source(_Config):
             )
         if self.multi_year and self.stream:
             problems.add(("multi_year",), *school_level)
+        if self.sheets and self.format == "csv":
+            problems.add(("sheets",), "только для книг Excel", "for Excel workbooks only")
+        for key in ("sheet", "multi_year", "school_year_check"):
+            if self.sheets and getattr(self, key):
+                problems.add(
+                    (key,),
+                    "уберите: при sheets год строк берётся из названия листа",
+                    "drop it: with sheets the rows' school year comes from the sheet name",
+                )
+        if self.totals_check and not self.subtotal_rows:
+            problems.add(("totals_check",), "требует subtotal_rows", "needs subtotal_rows")
         columns = self._column_names()
         known = columns | {"school_year"} | set(self.constants)
         for loc, name in self._column_references():
@@ -381,6 +468,13 @@ class Source(_Config):
         ]
         refs += [(("drop_rows", i, "column"), d.column) for i, d in enumerate(self.drop_rows)]
         refs += [(("fill_down", i), c) for i, c in enumerate(self.fill_down)]
+        if self.totals_check:
+            refs += [(("totals_check", "columns", i), c) for i, c in enumerate(self.totals_check.columns)]
+        refs += [(("empty_as_zero", i), c) for i, c in enumerate(self.empty_as_zero)]
+        for key in ("total", "group"):
+            rule = getattr(self.subtotal_rows, key, None) if self.subtotal_rows else None
+            if rule:
+                refs.append((("subtotal_rows", key, "column"), rule.column))
         refs += [(("pseudonymise", i), c) for i, c in enumerate(self.pseudonymise)]
         for key in ("registry_match", "school_year_check", "multi_year"):
             block = getattr(self, key)
@@ -502,12 +596,83 @@ class Retries(_Config):
     dbt_delay_seconds: Number = Field(ge=0)
 
 
+class Services(_Config):
+    """`make serve` (python -m pipelines.serve): the Dagster webserver and daemon."""
+
+    host: str = "127.0.0.1"
+    """The address the webserver listens on. 127.0.0.1: this machine only (put a reverse proxy with
+    authentication in front of it to open the UI to others)."""
+    webserver_port: StrictInt = Field(3000, ge=1, le=65535)
+    public_url: str | None = None
+    """The UI's address as the person on duty opens it, for the links in alerts (default http://host:port)."""
+
+
+class EmailAlerts(_Config):
+    """Alerts by e-mail over SMTP."""
+
+    enabled: StrictBool = True
+    host: str
+    port: StrictInt = Field(ge=1, le=65535)
+    tls: Literal["none", "starttls", "ssl"] = "starttls"
+    """none: plain SMTP (a relay on the same network); starttls: usually port 587; ssl: usually port 465."""
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    username: str | None = None
+    """Log in with this user name (and the password from password_env); no login without it."""
+    password_env: str | None = None
+    """The environment variable holding the SMTP password. The password itself never goes in this file."""
+    timeout_seconds: Number = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _login(self) -> EmailAlerts:
+        if bool(self.username) != bool(self.password_env):
+            _Problems().add(
+                ("password_env",),
+                "username и password_env задаются вместе",
+                "username and password_env go together (the password is read from that environment variable)",
+            ).check()
+        return self
+
+
+class WebhookAlerts(_Config):
+    """Alerts as a JSON POST to a chat bot or an incident tool: {"<text_field>": message, ...extra_fields}."""
+
+    enabled: StrictBool = True
+    url: str | None = None
+    url_env: str | None = None
+    """Or: the environment variable holding the URL (when the URL carries a token, keep it out of this file)."""
+    text_field: str = "text"
+    """The JSON key of the message text (`text` for Mattermost, Rocket.Chat, Slack, Telegram's sendMessage)."""
+    extra_fields: dict[str, str] = {}
+    """Constant fields added to the JSON body, e.g. Telegram's chat_id."""
+    timeout_seconds: Number = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookAlerts:
+        if (self.url is None) == (self.url_env is None):
+            _Problems().add((), "укажите либо url, либо url_env", "give either url or url_env").check()
+        return self
+
+
+class Alerts(_Config):
+    """Messages to the person on duty: one per failed run (a quarantined file, a failed marts run)."""
+
+    email: EmailAlerts | None = None
+    webhook: WebhookAlerts | None = None
+    nightly_success_summary: StrictBool = False
+    """Also send one line when the daily marts refresh (the schedule) succeeds."""
+    minimum_interval_seconds: StrictInt = Field(30, ge=1)
+    """How often the alert sensors look for finished runs."""
+
+
 class Operations(_Config):
     """How the warehouse runs unattended. Times are in seconds."""
 
     raw_files_sensor: RawFilesSensor
     daily_marts_refresh: DailyMartsRefresh
     retries: Retries
+    services: Services = Services()
+    alerts: Alerts = Alerts()
 
 
 # ------------------------------------------------------------------------------------------------------- validation

@@ -88,6 +88,7 @@ class LoadResult:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # read (incl. staging), validate, load
     files: tuple[Path, ...] = ()  # the files of the load (several when a folder holds parts)
+    notes: tuple[str, ...] = ()  # what the person on duty should know of a load that passed (a sheet refused)
 
 
 def ingest_settings() -> dict:
@@ -212,6 +213,7 @@ class _Load:
     keyed_headers: dict[tuple[str, str], str] = field(default_factory=dict)
     rows_per_file: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: read, validate, load
+    notes: list[str] = field(default_factory=list)  # sheets of a workbook refused while the others load
 
     @property
     def digest(self) -> str:
@@ -507,6 +509,7 @@ def load_school_year(
         validation_seconds=result.seconds,
         seconds=time.perf_counter() - t0,
         files=tuple(load.paths),
+        notes=tuple(load.notes),
     )
 
 
@@ -530,6 +533,7 @@ def _stage(load: _Load, stage_path: Path, config: dict, key, progress: Progress 
             for reason, n in raw.dropped.items():
                 load.dropped[reason] = load.dropped.get(reason, 0) + n
             load.rows_per_file[path.name] = raw.rows_read
+            load.notes += [f"{path.name}: {ru} / {en}" for _, ru, en in raw.refused_sheets]
             frame = raw.frame
             if spec.registry_match and spec.registry_match.by == "name":
                 column = pl.col(spec.registry_match.column)
@@ -636,10 +640,12 @@ def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int
             # the share of rows whose school is in the registry, as the contract's `mostly` counts it
             match_rate = (1 - rejected / total if total else 1.0) if unknown else None
             loaded = total - rejected
-            message = None
+            notes = list(load.notes)
             rejected_sql = None
             if rejected:
-                message = f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected"
+                notes.insert(0, f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected")
+            message = "; ".join(notes) or None
+            if rejected:
                 rejected_sql = _rejected_rows(load, con, unknown)
             log = load.log_row("loaded", loaded, rejected, match_rate, message)
             scope = {"school_year": load.school_year, "_source": spec.name}

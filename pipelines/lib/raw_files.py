@@ -1,7 +1,8 @@
 """Which raw files are new or changed since the last look: decided by content (SHA-256), not by time.
 
 The sensor keeps what it saw as its cursor, `{"<source>|<path under data/raw>": [size, mtime_ns, sha256, years]}`
-(years: the folder's school year, or the years read from a multi-year source's file).
+(years: the folder's school year, or the years read from a multi-year source's file or a sheet-per-year
+workbook: the years of the sheets it can read, or when none, those its sheet names give).
 A file is hashed again only when its size or modification time moved; it counts as changed only when the
 hash differs. A file modified less than `settle_seconds` ago is still being copied: it is left for a later
 look (and not recorded, so it is seen then).
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.lib.ingest import REGISTRY_SOURCE, export_files, school_years_in, sha256_of
-from pipelines.lib.readers import ExportReadError
+from pipelines.lib.readers import ExportReadError, sheet_school_years
 from pipelines.lib.sources import SourceSpec
 from pipelines.settings import Settings
 
@@ -62,6 +63,13 @@ def _years_of_multi_year_file(spec: SourceSpec, path: Path) -> list[str]:
         years = []
     if years:
         return years
+    if spec.sheets:  # a workbook refused whole (or unreadable): the years its sheet names give, so the load says why
+        try:
+            years = sheet_school_years(spec, path)
+        except ExportReadError:
+            years = []
+        if years:
+            return years
     if is_school_year(path.parent.name):
         return [path.parent.name]
     return [spec.multi_year.last_school_year] if spec.multi_year.last_school_year else []

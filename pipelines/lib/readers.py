@@ -4,9 +4,11 @@ Reading never interprets values: every cell stays text, so the contract can repo
 file has it. `_source_row` keeps the row number a person sees in Excel or a text editor (1-based).
 
 Two ways in, chosen by the source config:
-- `read_export`: school-level files (XLSX or CSV, small): the header is found by scanning, may span several
+- `read_export`: school-level files (XLSX, XLS or CSV, small): the header is found by scanning, may span several
   rows (merged cells), subtotal rows and repeated headers are dropped, merged cells filled down, wide layouts
-  reshaped to long (unpivot, questionnaires).
+  reshaped to long (unpivot, questionnaires). A workbook may keep one sheet per school year (`sheets`): each
+  sheet is read alike and its rows carry the year its name gives; a sheet that does not fit is refused by name.
+  Subtotal rows (`subtotal_rows`) can be checked against the sums of the school rows (`totals_check`).
 - `stream_export` (`stream: true`): pupil-level CSV, read in blocks by pyarrow (transcoding cp1251 on the
   way), header on the first line; never the whole file in memory.
 """
@@ -26,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from pipelines.lib.sources import SourceSpec
+from pipelines.lib.sources import SHEET_YEAR, SourceSpec
 
 HEADER_SCAN_ROWS = 30
 SOURCE_ROW = "_source_row"
@@ -61,6 +63,9 @@ class RawTable:
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows dropped by design (subtotals, ...)
     # long layouts (unpivot, questionnaires): (canonical column, key value) -> the file's header of that cell
     keyed_headers: dict[tuple[str, str], str] = field(default_factory=dict)
+    # a sheet-per-year workbook: the sheets not read, each with why (Russian, English)
+    refused_sheets: tuple[tuple[str, str, str], ...] = ()
+    totals_checked: int = 0  # subtotal cells compared with the sums of the school rows (totals_check)
 
 
 def key_column(spec: SourceSpec) -> str | None:
@@ -105,29 +110,56 @@ def decode_text(path: Path, encoding: str) -> str:
     )
 
 
+EXCEL_FORMATS = {"xlsx", "xls"}
+
+
+def _open_workbook(spec: SourceSpec, path: Path) -> fastexcel.ExcelReader:
+    """An XLSX or XLS (Excel 97-2003) workbook; calamine tells the two apart by their content, so an .xls saved
+    under an .xlsx name (or the reverse) reads too."""
+    if path.stat().st_size == 0:
+        raise ExportReadError(path, "файл пуст (0 байт)", "the file is empty (0 bytes)")
+    try:
+        return fastexcel.read_excel(path.read_bytes())
+    except Exception as exc:  # the reader raises many types; all mean "cannot read this file"
+        raise ExportReadError(
+            path, f"файл не читается как книга Excel (xlsx/xls): {exc}", f"cannot read as an Excel workbook: {exc}"
+        ) from exc
+
+
+def _sheet_cells(path: Path, workbook: fastexcel.ExcelReader, sheet: str | int) -> pl.DataFrame:
+    """A sheet's cells as text from its first row: `skip_rows=0` keeps leading empty rows, so row numbers are
+    the ones Excel shows (by default fastexcel drops them)."""
+    try:
+        frame = workbook.load_sheet(sheet, header_row=None, dtypes="string", skip_rows=0).to_polars()
+    except Exception as exc:
+        raise ExportReadError(
+            path, f"лист «{sheet}» не читается: {exc}", f"sheet {sheet!r} cannot be read: {exc}"
+        ) from exc
+    frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
+    return frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64))
+
+
 def _read_cells(spec: SourceSpec, path: Path) -> pl.DataFrame:
     """All cells as text, columns c0..cN, plus the 1-based row number."""
     if path.stat().st_size == 0:
         raise ExportReadError(path, "файл пуст (0 байт)", "the file is empty (0 bytes)")
-    try:
-        if spec.format == "xlsx":
-            workbook = fastexcel.read_excel(path)
-            if spec.sheet and spec.sheet not in workbook.sheet_names:
-                raise ExportReadError(
-                    path,
-                    f"в книге нет листа «{spec.sheet}»; листы: {workbook.sheet_names}",
-                    f"the workbook has no sheet {spec.sheet!r}; sheets: {workbook.sheet_names}",
-                )
-            sheet = workbook.load_sheet(spec.sheet or 0, header_row=None, dtypes="string")
-            frame = sheet.to_polars()
-        else:
-            frame = pl.read_csv(
-                io.StringIO(decode_text(path, spec.csv.get("encoding", "auto"))),
-                separator=spec.csv.get("separator", ";"),
-                has_header=False,
-                infer_schema=False,
-                truncate_ragged_lines=False,
+    if spec.format in EXCEL_FORMATS:
+        workbook = _open_workbook(spec, path)
+        if spec.sheet and spec.sheet not in workbook.sheet_names:
+            raise ExportReadError(
+                path,
+                f"в книге нет листа «{spec.sheet}»; листы: {workbook.sheet_names}",
+                f"the workbook has no sheet {spec.sheet!r}; sheets: {workbook.sheet_names}",
             )
+        return _sheet_cells(path, workbook, spec.sheet or 0)
+    try:
+        frame = pl.read_csv(
+            io.StringIO(decode_text(path, spec.csv.get("encoding", "auto"))),
+            separator=spec.csv.get("separator", ";"),
+            has_header=False,
+            infer_schema=False,
+            truncate_ragged_lines=False,
+        )
     except ExportReadError:
         raise
     except Exception as exc:  # the reader libraries raise many types; all mean "cannot read this file"
@@ -210,6 +242,8 @@ def _find_header(spec: SourceSpec, path: Path, cells: pl.DataFrame) -> _Header:
     used = {j for js in best.values() for j in js}
     ignored = tuple(shown for j, (_, _, shown) in enumerate(best_paths) if j not in used and shown)
     keys = {j: best_paths[j][1] for js in best.values() for j in js if best_paths[j][1] is not None}
+    if spec.unpivot and spec.unpivot.key_values:  # key values renamed by the config (e.g. «Физика, чел.» -> «Физика»)
+        keys = {j: spec.unpivot.key_values.get(normalise_header(k), k) for j, k in keys.items()}
     if spec.unpivot and spec.unpivot.header_pattern:
         keys.update({j: best_paths[j][2] for j in best.get(spec.unpivot.value_column, [])})
     texts = {j: best_paths[j][2] for j in range(len(best_paths))}
@@ -332,8 +366,129 @@ def _split_choices(text: str, options: list[str]) -> list[str]:
     return chosen + ([leftover] if leftover else [])
 
 
-def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
-    cells = _read_cells(spec, path)
+@dataclass
+class _Part:
+    """One sheet (or the file) read: the frame and what the reader saw."""
+
+    frame: pl.DataFrame
+    header: _Header
+    rows_read: int
+    dropped: dict[str, int]
+    mismatches: list[tuple[int, str, str, str, float]]  # (row, column, header shown, value in the file, sum)
+    totals_checked: int = 0
+
+
+def _count(dropped: dict[str, int], reason: str, n: int) -> None:
+    if n:
+        dropped[reason] = dropped.get(reason, 0) + n
+
+
+def _skip_column_numbers(body: pl.DataFrame, value_columns: list[str]) -> tuple[pl.DataFrame, int]:
+    """The row of column numbers (1, 2, 3 …) some reports put under the header: the first data row, if every
+    filled cell of it is a whole number."""
+    if body.height == 0:
+        return body, 0
+    cells = [v for v in body.select(value_columns).row(0) if v not in (None, "")]
+    if len(cells) >= 2 and all(re.fullmatch(r"\d+(\.0+)?", v) for v in cells):
+        return body.slice(1), 1
+    return body, 0
+
+
+def _number(column: str) -> pl.Expr:
+    """A cell as a number (decimal comma, spaces as thousands separators); null when empty or not a number."""
+    return pl.col(column).str.replace_all(r"\s", "").str.replace(",", ".").cast(pl.Float64, strict=False)
+
+
+def _subtotals(
+    spec: SourceSpec, body: pl.DataFrame, header: _Header, value_columns: list[str]
+) -> tuple[pl.DataFrame, dict[str, int], list[tuple[int, str, str, str, float]], int]:
+    """Take out the subtotal rows (`subtotal_rows`), fill the `fill_down` columns from the group rows, and compare
+    the subtotals of the `totals_check` columns with the sums of the school rows below them (a group row: up to
+    the next group or total row; a total row: every school of the sheet). An empty cell counts 0; a subtotal cell
+    that is not a number («х») is not compared."""
+    rules = spec.subtotals
+
+    def file_column(name: str) -> str | None:
+        js = header.columns.get(name)
+        return value_columns[js[0]] if js else None
+
+    def hit(rule) -> pl.Expr:
+        column = file_column(rule.column) if rule else None
+        if column is None:
+            return pl.lit(False)
+        if rule.empty:
+            return pl.col(column).is_null() | (pl.col(column) == "")
+        return pl.col(column).fill_null("").str.contains(f"(?i){rule.pattern}")
+
+    kind = pl.when(hit(rules.total)).then(pl.lit("total")).when(hit(rules.group)).then(pl.lit("group"))
+    body = body.with_columns(kind.otherwise(pl.lit("school")).alias("_kind"))
+    body = body.with_columns(
+        pl.when(pl.col("_kind") == "group")
+        .then(pl.col(SOURCE_ROW))
+        .when(pl.col("_kind") == "total")
+        .then(pl.lit(-1, pl.Int64))
+        .otherwise(None)
+        .forward_fill()
+        .alias("_group")
+    )
+    fill = [c for c in (file_column(n) for n in spec.fill_down) if c is not None]
+    if fill:  # a total row names no municipality: its cell does not fill the schools below
+        body = body.with_columns(
+            pl.when(pl.col("_kind") == "total").then(None).otherwise(pl.col(c)).forward_fill().alias(c) for c in fill
+        )
+    mismatches: list[tuple[int, str, str, str, float]] = []
+    compared = 0
+    schools = body.filter(pl.col("_kind") == "school")
+    for name in rules.check:
+        for j in header.columns.get(name, []):
+            c = value_columns[j]
+            by_group = dict(
+                schools.filter(pl.col("_group") > 0)
+                .group_by("_group")
+                .agg(_number(c).fill_null(0).sum().alias("s"))
+                .iter_rows()
+            )
+            everything = schools.select(_number(c).fill_null(0).sum()).item()
+            subtotal_rows = body.filter(pl.col("_kind").is_in(list(rules.check_rows))).select(
+                SOURCE_ROW, "_kind", pl.col(c).alias("text"), _number(c).alias("value")
+            )
+            for row, kind_, text, value in subtotal_rows.iter_rows():
+                if text not in (None, "") and value is None:
+                    continue  # «х»: not applicable
+                expected = everything if kind_ == "total" else by_group.get(row, 0.0)
+                compared += 1
+                if abs((value or 0.0) - expected) > 1e-6 * max(1.0, abs(expected)):
+                    mismatches.append((row, name, header.texts[j], text or "", expected))
+    dropped: dict[str, int] = {}
+    _count(dropped, "строка итога / total row", body.filter(pl.col("_kind") == "total").height)
+    _count(dropped, "строка подытога группы / group subtotal row", body.filter(pl.col("_kind") == "group").height)
+    body = body.filter(pl.col("_kind") == "school").drop("_kind", "_group")
+    return body, dropped, mismatches, compared
+
+
+def _totals_error(path: Path, part: _Part, sheet: str | None) -> ExportReadError:
+    where = f"лист «{sheet}», " if sheet else ""
+    where_en = f"sheet {sheet!r}, " if sheet else ""
+    shown = part.mismatches[:5]
+    ru = "; ".join(
+        f"{where}строка {r}, «{h}»: в файле {t or 'пусто'}, сумма строк школ {s:g}" for r, _, h, t, s in shown
+    )
+    en = "; ".join(
+        f"{where_en}row {r}, {h!r}: {t or 'empty'} in the file, schools sum to {s:g}" for r, _, h, t, s in shown
+    )
+    more = len(part.mismatches) - len(shown)
+    return ExportReadError(
+        path,
+        f"итоги файла не совпадают с суммой строк школ ({len(part.mismatches)}): {ru}"
+        + (f" и ещё {more}" if more else ""),
+        f"the file's totals differ from the sums of its school rows ({len(part.mismatches)}): {en}"
+        + (f" and {more} more" if more else ""),
+        row=part.mismatches[0][0],
+        column=part.mismatches[0][1],
+    )
+
+
+def _read_part(spec: SourceSpec, path: Path, cells: pl.DataFrame, school_year: str) -> _Part:
     if cells.height == 0:
         raise ExportReadError(path, "файл пуст", "the file is empty")
     value_columns = [c for c in cells.columns if c != SOURCE_ROW]
@@ -343,10 +498,31 @@ def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
     body = body.with_columns(pl.col(value_columns).str.strip_chars())
     body = body.filter(~pl.all_horizontal(pl.col(value_columns).is_null() | (pl.col(value_columns) == "")))
     rows_read = body.height
+    dropped: dict[str, int] = {}
+    if spec.header_column_numbers:
+        body, n = _skip_column_numbers(body, value_columns)
+        _count(dropped, "строка номеров столбцов / column-number row", n)
+    mismatches, compared = [], 0
+    if spec.subtotals:
+        body, more, mismatches, compared = _subtotals(spec, body, header, value_columns)
+        for reason, n in more.items():
+            _count(dropped, reason, n)
     frame = _reshape(spec, body, header, value_columns)
-    frame, dropped = _drop(spec, frame, header)
+    if spec.empty_as_zero:  # after reshaping: a subject a school did not sit stays absent, not zeros
+        frame = frame.with_columns(
+            pl.when(pl.col(c).is_null() | (pl.col(c) == "")).then(pl.lit("0")).otherwise(pl.col(c)).alias(c)
+            for c in spec.empty_as_zero
+            if c in frame.columns
+        )
+    frame, more = _drop(spec, frame, header)
+    for reason, n in more.items():
+        _count(dropped, reason, n)
     if spec.survey:
         frame = _melt_survey(spec, frame)
+    return _Part(frame, header, rows_read, dropped, mismatches, compared)
+
+
+def _headers_of(spec: SourceSpec, header: _Header) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
     headers = {name: header.texts[js[0]] for name, js in header.columns.items()}
     keyed = {
         (name, str(header.keys[j])): header.texts[j]
@@ -358,7 +534,106 @@ def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
         keyed = {
             ("answer_text", q.code): headers[f"q__{q.code}"] for q in spec.survey.questions if f"q__{q.code}" in headers
         }
-    return RawTable(path, frame, header.row, headers, header.ignored, rows_read, dropped, keyed)
+    return headers, keyed
+
+
+def read_export(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
+    """Read a school-level export. A totals mismatch (`totals_check`) is an ExportReadError naming the row."""
+    if spec.sheets:
+        return _read_sheets(spec, path, school_year)
+    part = _read_part(spec, path, _read_cells(spec, path), school_year)
+    if part.mismatches:
+        raise _totals_error(path, part, spec.sheet)
+    headers, keyed = _headers_of(spec, part.header)
+    return RawTable(
+        path,
+        part.frame,
+        part.header.row,
+        headers,
+        part.header.ignored,
+        part.rows_read,
+        part.dropped,
+        keyed,
+        totals_checked=part.totals_checked,
+    )
+
+
+def _in_sheet(exc: ExportReadError, sheet: str) -> ExportReadError:
+    return ExportReadError(
+        exc.path, f"лист «{sheet}»: {exc.message_ru}", f"sheet {sheet!r}: {exc.message_en}", exc.row, exc.column
+    )
+
+
+def sheet_school_years(spec: SourceSpec, path: Path) -> list[str]:
+    """The school years a sheet-per-year workbook's sheet names give, without reading the sheets."""
+    workbook = _open_workbook(spec, path)
+    return sorted({y for y in (spec.sheets.school_year_of(n) for n in workbook.sheet_names) if y})
+
+
+def _read_sheets(spec: SourceSpec, path: Path, school_year: str) -> RawTable:
+    """A workbook with one sheet per school year: every sheet whose name gives a year, read alike; its rows carry
+    that year (column SHEET_YEAR, which the load takes as the rows' school year, as for a multi-year file).
+    A sheet that cannot be read as this source (its header does not fit) is refused by name: skipped, or with
+    `on_unfit_sheet: refuse_workbook` the whole workbook is. The sheet of the year being loaded is never skipped:
+    its problem refuses the load. Totals mismatches refuse the load of their sheet's year only."""
+    workbook = _open_workbook(spec, path)
+    sheets = [(name, spec.sheets.school_year_of(name)) for name in workbook.sheet_names]
+    sheets = [(name, year) for name, year in sheets if year]
+    if not sheets:
+        raise ExportReadError(
+            path,
+            f"ни один лист книги не назван учебным годом; листы: {workbook.sheet_names}",
+            f"no sheet of the workbook is named for a school year; sheets: {workbook.sheet_names}",
+        )
+    parts: list[tuple[str, str, _Part]] = []
+    refused: list[tuple[str, str, str]] = []
+    for name, year in sheets:
+        try:
+            part = _read_part(spec, path, _sheet_cells(path, workbook, name), year)
+        except ExportReadError as exc:
+            if spec.sheets.on_unfit_sheet == "refuse_workbook" or year == school_year:
+                raise _in_sheet(exc, name) from exc
+            refused.append(
+                (name, f"лист «{name}» не загружен: {exc.message_ru}", f"sheet {name!r} refused: {exc.message_en}")
+            )
+            continue
+        if part.mismatches and year == school_year:
+            raise _totals_error(path, part, name)
+        parts.append((name, year, part))
+    if not parts:
+        raise ExportReadError(
+            path,
+            "ни один лист книги не подходит: " + "; ".join(r for _, r, _ in refused),
+            "no sheet of the workbook fits: " + "; ".join(e for _, _, e in refused),
+        )
+    frame = pl.concat(
+        [part.frame.with_columns(pl.lit(year).alias(SHEET_YEAR)) for _, year, part in parts], how="diagonal_relaxed"
+    )
+    headers: dict[str, str] = {}
+    keyed: dict[tuple[str, str], str] = {}
+    for _, _, part in parts:
+        h, k = _headers_of(spec, part.header)
+        headers = {**h, **headers}
+        keyed = {**k, **keyed}
+    # what was dropped is counted for the load's own year (its sheet), or for the workbook when asked for none
+    own = [part for _, year, part in parts if year == school_year] or [part for _, _, part in parts]
+    dropped: dict[str, int] = {}
+    for part in own:
+        for reason, n in part.dropped.items():
+            _count(dropped, reason, n)
+    ignored = tuple(dict.fromkeys(t for part in own for t in part.header.ignored))
+    return RawTable(
+        path,
+        frame,
+        own[0].header.row,
+        headers,
+        ignored,
+        sum(part.rows_read for _, _, part in parts),
+        dropped,
+        keyed,
+        refused_sheets=tuple(refused),
+        totals_checked=sum(part.totals_checked for part in own),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- streaming

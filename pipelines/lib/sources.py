@@ -9,6 +9,7 @@ config fails at start-up, not mid-load.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ __all__ = ["ConfigError", "SourceSpec", "families", "load_source", "load_sources
 SQL_TYPES = {"string": "varchar", "int": "bigint", "float": "double", "date": "date"}
 LOGIN_COLUMN = "school_login"  # where a row's matched Логин ОО is kept when the file names schools otherwise
 GROUP_COLUMN = "respondent_group"  # a survey respondent's group code, from the questionnaire's `groups`
+SHEET_YEAR = "_sheet_school_year"  # a sheet-per-year workbook: the school year its sheet's name gives (not stored)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,44 @@ class MultiYearSpec:
 
 
 @dataclass(frozen=True)
+class SheetsSpec:
+    """A workbook with one sheet per school year: the year from the sheet's name (pattern or mapping)."""
+
+    pattern: str | None = None
+    name_is: str = "spring"  # spring: «2024» is 2023-2024; school_year: «2023-2024»
+    school_years: dict[str, str] = field(default_factory=dict)  # or: sheet name -> school year
+    on_unfit_sheet: str = "skip_sheet"  # skip_sheet | refuse_workbook
+
+    def school_year_of(self, sheet_name: str) -> str | None:
+        """The school year a sheet holds, or None for a sheet that is not one of the years."""
+        if not self.pattern:
+            return self.school_years.get(sheet_name.strip())
+        m = re.fullmatch(self.pattern, sheet_name.strip())
+        if not m:
+            return None
+        text = (m.group(1) if m.groups() else m.group(0)).strip()
+        if self.name_is == "spring":
+            return f"{int(text) - 1}-{int(text)}" if re.fullmatch(r"\d{4}", text) else None
+        m = re.fullmatch(r"(\d{4})\s*[-/–—]\s*(\d{4})", text)
+        return f"{m.group(1)}-{m.group(2)}" if m and int(m.group(2)) == int(m.group(1)) + 1 else None
+
+
+@dataclass(frozen=True)
+class SubtotalRule:
+    column: str
+    pattern: str | None = None  # a case-insensitive regex, or ...
+    empty: bool = False  # ... the column is empty
+
+
+@dataclass(frozen=True)
+class SubtotalSpec:
+    total: SubtotalRule | None = None  # over every school of the sheet
+    group: SubtotalRule | None = None  # over the schools below it, up to the next group or total row
+    check: tuple[str, ...] = ()  # totals_check: columns whose subtotals must equal the sums of school rows
+    check_rows: tuple[str, ...] = ("group", "total")  # which subtotal rows are compared
+
+
+@dataclass(frozen=True)
 class SchoolYearCheck:
     column: str
     format: str  # spring: 2024 for 2023-2024; school_year: "2023-2024" or "2023/2024"
@@ -85,6 +125,7 @@ class UnpivotSpec:
     header_level: int | None = None  # the header level whose texts become key values (multi-level headers)
     header_pattern: str | None = None  # or: columns whose header matches become key values ...
     value_column: str | None = None  # ... and their cells this column
+    key_values: dict[str, str] = field(default_factory=dict)  # normalised header text of a key -> value stored
 
 
 @dataclass(frozen=True)
@@ -143,13 +184,17 @@ class SourceSpec:
     multi_year: MultiYearSpec | None = None
     csv: dict = field(default_factory=dict)
     sheet: str | None = None
+    sheets: SheetsSpec | None = None
     stream: bool = False
     header_rows: int = 1
+    header_column_numbers: bool = False  # a row of column numbers under the header is skipped
     header_ignore: tuple[str, ...] = ()
     null_values: tuple[str, ...] = ()
     fill_down: tuple[str, ...] = ()
     drop_rows: tuple[DropRule, ...] = ()
     drop_exact_duplicates: bool = False
+    subtotals: SubtotalSpec | None = None
+    empty_as_zero: tuple[str, ...] = ()  # columns whose empty cells mean 0
     unpivot: UnpivotSpec | None = None
     constants: dict[str, str] = field(default_factory=dict)
     pseudonymise: tuple[str, ...] = ()
@@ -174,7 +219,9 @@ class SourceSpec:
     @property
     def output_columns(self) -> list[tuple[str, str]]:
         """(name, SQL type) of the rows the raw table holds, before the constants and bookkeeping columns."""
-        out = [(c.name, SQL_TYPES[c.type]) for c in self.columns if not c.name.startswith("q__")]
+        out = [
+            (c.name, SQL_TYPES[c.type]) for c in self.columns if not c.name.startswith("q__") and c.name != SHEET_YEAR
+        ]
         if self.registry_match and self.registry_match.fills_login:
             out.append((LOGIN_COLUMN, "varchar"))
         if self.survey:
@@ -191,6 +238,12 @@ class SourceSpec:
     def raw_columns(self) -> list[tuple[str, str]]:
         """Every column this source writes into its family's table (bookkeeping aside)."""
         return self.output_columns + [(k, "varchar") for k in self.constants]
+
+
+def _normalise(text: str) -> str:
+    from pipelines.lib.readers import normalise_header  # the readers import this module
+
+    return normalise_header(text)
 
 
 def _ingest_defaults() -> dict:
@@ -258,7 +311,13 @@ def _parse(raw: dict, path: Path, scales: dict[str, Scale]) -> SourceSpec:
     unpivot = None
     if raw.get("unpivot"):
         u = raw["unpivot"]
-        unpivot = UnpivotSpec(u["key_column"], u.get("header_level"), u.get("header_pattern"), u.get("value_column"))
+        unpivot = UnpivotSpec(
+            u["key_column"],
+            u.get("header_level"),
+            u.get("header_pattern"),
+            u.get("value_column"),
+            {_normalise(k): str(v) for k, v in (u.get("key_values") or {}).items()},
+        )
         columns.append(_column(unpivot.key_column, {"type": u.get("key_type", "string")}, derived=True))
         if unpivot.value_column:
             columns.append(_column(unpivot.value_column, u.get("value", {"type": "float"}), derived=True))
@@ -279,7 +338,34 @@ def _parse(raw: dict, path: Path, scales: dict[str, Scale]) -> SourceSpec:
         rate = rm.get("min_match_rate", _ingest_defaults()["min_match_rate"])
         registry_match = RegistryMatchSpec(rm["column"], float(rate), rm.get("by", "login"))
     year_check = raw.get("school_year_check")
-    multi_year = raw.get("multi_year")
+    multi_year = MultiYearSpec(**raw["multi_year"]) if raw.get("multi_year") else None
+    sheets = None
+    if raw.get("sheets"):
+        sh = raw["sheets"]
+        sheets = SheetsSpec(
+            sh.get("school_year_from_name"),
+            sh.get("name_is", "spring"),
+            {str(k).strip(): str(v) for k, v in (sh.get("school_years") or {}).items()},
+            sh.get("on_unfit_sheet", "skip_sheet"),
+        )
+        # each sheet's rows carry the year its name gives: loaded as a multi-year file is, year by year
+        multi_year = MultiYearSpec(SHEET_YEAR, "school_year")
+        columns.append(ColumnSpec(SHEET_YEAR, "string", (), required=False, derived=True))
+    subtotals = None
+    if raw.get("subtotal_rows"):
+        st = raw["subtotal_rows"]
+
+        def rule(key: str) -> SubtotalRule | None:
+            r = st.get(key)
+            return SubtotalRule(r["column"], r.get("pattern"), bool(r.get("empty", False))) if r else None
+
+        check = raw.get("totals_check") or {}
+        subtotals = SubtotalSpec(
+            rule("total"),
+            rule("group"),
+            tuple(check.get("columns", ())),
+            tuple(check.get("rows", ("group", "total"))),
+        )
     return SourceSpec(
         name=raw["name"],
         title_ru=raw["title_ru"],
@@ -296,16 +382,20 @@ def _parse(raw: dict, path: Path, scales: dict[str, Scale]) -> SourceSpec:
         ),
         registry_match=registry_match,
         school_year_check=SchoolYearCheck(**year_check) if year_check else None,
-        multi_year=MultiYearSpec(**multi_year) if multi_year else None,
+        multi_year=multi_year,
         csv=raw.get("csv", {}),
         sheet=raw.get("sheet"),
+        sheets=sheets,
         stream=bool(raw.get("stream", False)),
         header_rows=int(raw.get("header", {}).get("rows", 1)),
+        header_column_numbers=bool(raw.get("header", {}).get("column_numbers", False)),
         header_ignore=tuple(raw.get("header", {}).get("ignore", ())),
         null_values=tuple(str(v) for v in raw.get("null_values", ())),
         fill_down=tuple(raw.get("fill_down", ())),
         drop_rows=tuple(DropRule(d["column"], d["pattern"]) for d in raw.get("drop_rows", [])),
         drop_exact_duplicates=bool(raw.get("drop_exact_duplicates", False)),
+        subtotals=subtotals,
+        empty_as_zero=tuple(raw.get("empty_as_zero", ())),
         unpivot=unpivot,
         constants={k: str(v) for k, v in raw.get("constants", {}).items()},
         pseudonymise=tuple(raw.get("pseudonymise", ())),

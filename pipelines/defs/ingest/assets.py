@@ -112,6 +112,8 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 f"{loaded.expectations} expectations passed; {loaded.seconds:.1f} s "
                 f"({', '.join(f'{phase} {sec:.1f} s' for phase, sec in loaded.timings.items())})"
             )
+            for note in loaded.notes:  # e.g. a sheet of the workbook refused while its other years load
+                context.log.warning(f"{spec.name} {school_year}: {note}")
         yield dg.MaterializeResult(
             metadata={
                 "file": str(loaded.file_path),
@@ -126,6 +128,7 @@ def build_ingest_asset(spec: SourceSpec, registry_key: dg.AssetKey | None) -> dg
                 **{f"seconds_{phase}": round(sec, 2) for phase, sec in loaded.timings.items()},
                 "unchanged": loaded.unchanged,
                 "ignored_headers": list(loaded.ignored_headers),
+                **({"notes": list(loaded.notes)} if loaded.notes else {}),
             },
             check_results=[
                 dg.AssetCheckResult(
