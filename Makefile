@@ -7,7 +7,7 @@ MANIFEST := dbt_project/target/manifest.json
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-packages demo test docs bench ui lint clean
+.PHONY: setup system-packages demo report report-images test docs bench ui serve lint clean
 
 # Programs from Debian the report, dashboard and browser tests use: LibreOffice (DOCX → PDF), poppler
 # (pdftotext, pdftoppm), Chromium (dashboard screenshots) and fonts with Cyrillic. Installed with apt-get when
@@ -39,6 +39,17 @@ system-packages:
 demo: setup
 	$(BIN)/python -m pipelines.demo
 
+## report: the yearly справки (DOCX and PDF) of every school year in the marts, per municipality and for the
+## region, into data/reports/<school year>/ (after `make demo`)
+report: setup system-packages
+	$(BIN)/python -m pipelines.report
+
+## report-images: the first page and the first page with a chart of the regional справка of REPORT_YEAR, as
+## PNGs in docs/images/ (after `make report`)
+REPORT_YEAR ?= 2022-2023
+report-images: setup
+	$(BIN)/python -m pipelines.report --images $(REPORT_YEAR)
+
 ## test: set up and run the whole suite
 test: setup system-packages
 	$(BIN)/pytest
@@ -55,6 +66,11 @@ bench: setup
 ## ui: the Dagster UI on http://127.0.0.1:3000
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## serve: the Dagster webserver and daemon as long-running services (host and port: `services:` in
+## pipelines/config/operations.yaml; deploy/ has the systemd units running the same entry point)
+serve: setup
+	$(BIN)/python -m pipelines.serve
 
 lint: setup
 	$(BIN)/ruff check pipelines tests

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from pipelines.defs.alerts import build_alert_sensors
 from pipelines.defs.dbt.assets import dbt_executable, dbt_project, warehouse_dbt_models
 from pipelines.defs.ingest.assets import build_ingest_assets
 from pipelines.defs.ingest.partitions import school_year_partitions
@@ -25,7 +26,8 @@ from pipelines.defs.operations import (
     build_raw_files_sensor,
     build_run_status_sensors,
 )
-from pipelines.defs.publish.assets import build_publish_assets
+from pipelines.defs.publish.assets import build_publish_assets, published_marts
+from pipelines.defs.reports.assets import build_report_definitions
 from pipelines.defs.resources import WarehouseResource
 from pipelines.settings import Settings
 
@@ -49,9 +51,11 @@ def build_definitions() -> dg.Definitions:
         description="dbt build of every model and test, then publishing of the marts to every enabled target.",
     )
     all_assets = [*ingest_assets, *marts_assets]
+    # the yearly справка: its own job, started after each successful marts run (never blocks publishing)
+    spravka, reports_job, reports_sensor = build_report_definitions(published_marts(), marts_job)
     return dg.Definitions(
-        assets=all_assets,
-        jobs=[ingest_job, marts_job],
+        assets=[*all_assets, spravka],
+        jobs=[ingest_job, marts_job, reports_job],
         sensors=[
             build_raw_files_sensor(ingest_job),
             *build_run_status_sensors(
@@ -61,6 +65,8 @@ def build_definitions() -> dg.Definitions:
                 always_selection=dg.AssetSelection.assets(*database_assets),
                 all_assets=all_assets,
             ),
+            *build_alert_sensors(ingest_job, marts_job),  # only when operations.yaml configures `alerts:`
+            reports_sensor,
         ],
         schedules=[build_daily_schedule(marts_job)],
         resources={

@@ -128,7 +128,7 @@ def test_code_location_has_jobs_sensors_and_schedule(operated):
     assert {j.name for j in repo.get_all_jobs()} >= {"ingest_school_year", "build_and_publish_marts"}
     assert {s.name for s in repo.sensor_defs} == {
         "raw_files_sensor", "marts_after_ingest", "marts_after_partial_ingest", "marts_run_summary",
-        "marts_failed_run_summary",
+        "marts_failed_run_summary", "reports_after_marts",
     }
     sensor = repo.get_sensor_def("raw_files_sensor")
     assert sensor.job_name == "ingest_school_year"

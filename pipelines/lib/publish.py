@@ -38,6 +38,10 @@ TARGETS = ("parquet", "analyst_duckdb", "postgres")
 
 
 PARQUET_BATCH_ROWS = 1 << 17  # rows per batch streamed from DuckDB to Parquet
+# analyst.duckdb is read by the DuckDB bundled in BI tools and drivers, often older than the pinned one: it is
+# written in this storage format, which DuckDB ANALYST_MIN_DUCKDB and every later version open.
+ANALYST_STORAGE_VERSION = "v1.4.0"
+ANALYST_MIN_DUCKDB = "1.4.0"
 
 
 def publishing_config() -> dict:
@@ -210,14 +214,23 @@ def _sql_text(value: str) -> str:
 
 def build_analyst_database(parquet_paths: list[Path], target: Path, memory_limit: str | None = None) -> dict:
     """One DuckDB file with every published mart as a table, commented in Russian, built aside and renamed
-    over the previous file. An analyst's session open on the previous file keeps reading it undisturbed."""
+    over the previous file. An analyst's session open on the previous file keeps reading it undisturbed.
+
+    The file is written in the storage format of DuckDB ANALYST_STORAGE_VERSION (not the pinned DuckDB's own),
+    so the DuckDB inside BI tools and drivers (ANALYST_MIN_DUCKDB and later) opens it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     for leftover in (partial, partial.with_name(partial.name + ".wal")):
         leftover.unlink(missing_ok=True)
     published_at = datetime.now(UTC).replace(tzinfo=None)
     tables = []
-    with duckdb.connect(str(partial), config={"memory_limit": memory_limit} if memory_limit else {}) as con:
+    # an in-memory connection writing into the attached file; spills (if any) go beside the file being built
+    config = {"temp_directory": f"{partial}.tmp", **({"memory_limit": memory_limit} if memory_limit else {})}
+    with duckdb.connect(":memory:", config=config) as con:
+        con.execute(
+            f"attach {_sql_text(str(partial))} as analyst (storage_version {_sql_text(ANALYST_STORAGE_VERSION)})"
+        )
+        con.execute("use analyst")
         con.execute(
             "create table _publication (mart varchar primary key, label_ru varchar, description varchar, "
             "rows bigint, suppression_n_column varchar, suppression_min_n integer, suppression_rule varchar, "
@@ -255,5 +268,7 @@ def build_analyst_database(parquet_paths: list[Path], target: Path, memory_limit
             )
             tables.append(name)
         con.execute("checkpoint")
+        con.execute("use memory")
+        con.execute("detach analyst")
     os.replace(partial, target)
     return {"path": str(target), "tables": len(tables), "published_at": published_at.isoformat()}
