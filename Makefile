@@ -7,7 +7,7 @@ MANIFEST := dbt_project/target/manifest.json
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-packages demo report report-images test docs bench ui serve lint clean
+.PHONY: setup system-packages demo report report-images test docs bench ui serve dashboards lint clean
 
 # Programs from Debian the report, dashboard and browser tests use: LibreOffice (DOCX → PDF), poppler
 # (pdftotext, pdftoppm), Chromium (dashboard screenshots) and fonts with Cyrillic. Installed with apt-get when
@@ -71,6 +71,11 @@ ui: setup
 ## pipelines/config/operations.yaml; deploy/ has the systemd units running the same entry point)
 serve: setup
 	$(BIN)/python -m pipelines.serve
+
+## dashboards: Apache Superset on http://127.0.0.1:8088 with the dashboards of deploy/superset/dashboards/ on the
+## PostgreSQL marts (EDUWH_POSTGRES_CONNINFO) or the analysts' DuckDB file; its own venv, .venv-superset/, built once
+dashboards: setup
+	$(BIN)/python -m pipelines.dashboards
 
 lint: setup
 	$(BIN)/ruff check pipelines tests
