@@ -50,9 +50,11 @@ REPORT_YEAR ?= 2022-2023
 report-images: setup
 	$(BIN)/python -m pipelines.report --images $(REPORT_YEAR)
 
-## test: set up and run the whole suite
+## test: set up and run the whole suite, a test file per worker on TEST_WORKERS workers (pytest-xdist), the
+## slowest tests listed at the end
+TEST_WORKERS ?= 2
 test: setup system-packages
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 ## docs: dbt docs (lineage, Russian labels) and the GE Data Docs, as files to open (after `make demo`)
 docs: setup

@@ -22,7 +22,11 @@ SMALL_REGION = RegionParams(seed=7, municipalities=3, schools=36, years=3, first
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """dagster-dbt reads dbt's manifest when the definitions are imported: make sure it exists and is current.
-    Pupil codes are pseudonymised with a key outside the repository: tests use one of their own."""
+    Pupil codes are pseudonymised with a key outside the repository: tests use one of their own.
+    Under pytest-xdist (`make test` runs two workers) the controller does both before the workers start, and
+    they inherit its environment."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     if not os.environ.get("EDUWH_PSEUDONYM_KEY"):
         key_dir = Path(tempfile.mkdtemp(prefix="eduwh-test-key-"))
         (key_dir / "pseudonym.key").write_text("test-key-not-secret-0123456789abcdef\n")
