@@ -165,6 +165,32 @@ def test_a_load_killed_at_any_point_leaves_the_previous_rows_and_the_rerun_compl
     assert not list((settings.data_dir / "staging").rglob("*.duckdb*"))
 
 
+def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settings):
+    """A source's loads stage at one path: a second process loading the same source (a daemon's run beside
+    `make demo`) waits for the first instead of removing its staging file."""
+    import fcntl
+
+    rows = pupil_rows(400)
+    write_pupils(settings, rows)
+    lock_path = settings.data_dir / "staging" / PUPILS.name / ".lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    code = (
+        "from pipelines.lib.ingest import load_school_year; from pipelines.lib.sources import load_sources; "
+        "from pipelines.settings import Settings; "
+        f"r = load_school_year(load_sources()['vpr_pupil_results'], Settings.from_env(), {YEAR!r}); "
+        "print('loaded', r.rows_loaded, flush=True)"
+    )
+    env = {**os.environ, "EDUWH_DATA_DIR": str(settings.data_dir)}
+    with lock_path.open("w") as held:  # another load of the source holds its staging file
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)  # imports take a few seconds, the load under a second: it is waiting
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.strip() == f"loaded {len(rows)}"
+    assert _rows_and_log(settings)[:2] == _expected(rows)
+
+
 def test_the_same_file_is_checked_again_when_its_registry_changed(settings: Settings):
     rows = pupil_rows(400)
     write_pupils(settings, rows)

@@ -21,6 +21,7 @@ twice. Schools are matched to the registry of the row's school year by Логи�
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import json
 import shutil
@@ -443,13 +444,18 @@ def load_school_year(
     key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
     if spec.registry_match:
         load.registry = load_registry(settings, school_year)
-    # Loads of a source run one at a time (one run at a time, one step per source), so each stages at the
-    # same path: its GE validation definition stays the same and is not saved again for every load.
+    # A source's loads stage at one path, so its GE validation definition stays the same and is not saved again
+    # for every load. They take turns on it: one run at a time does that already, and the lock makes two
+    # processes on the same data directory (a daemon's run and `make demo`) wait for each other. The lock goes
+    # with the process, also when it is killed.
     stage_dir = settings.data_dir / "staging" / spec.name
-    for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source
-        stale.unlink()
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    lock = (stage_dir / ".lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     stage_path = stage_dir / "checked.duckdb"
     try:
+        for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source
+            stale.unlink()
         try:
             t_read = time.perf_counter()
             rules = _stage(load, stage_path, config, key, progress)
@@ -492,6 +498,7 @@ def load_school_year(
     finally:
         for leftover in stage_dir.glob(f"{stage_path.name}*"):
             leftover.unlink()
+        lock.close()
     return LoadResult(
         load_id,
         spec.name,
