@@ -128,6 +128,29 @@ def prepare_instance(environ: dict[str, str] | None = None) -> Instance:
     return Instance(home, storage, env)
 
 
+def create_storage(instance: Instance) -> None:
+    """Create the instance's tables (or migrate them) once, before the services start: on a new instance the
+    webserver and the daemon would both create them at the same moment, and one of them fails ("table
+    alembic_version already exists"). A lock in DAGSTER_HOME makes the two systemd units take turns too."""
+    import fcntl
+
+    import dagster as dg
+
+    with (instance.home / ".storage.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = {name: os.environ.get(name) for name in ("DAGSTER_HOME", POSTGRES_URL_ENV)}
+        os.environ.update({name: instance.env[name] for name in saved if name in instance.env})
+        try:
+            with dg.DagsterInstance.from_config(str(instance.home)):
+                pass
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def webserver_command() -> list[str]:
     services = services_config()
     return [
@@ -212,6 +235,7 @@ def serve_both() -> int:
     """Start the webserver and the daemon; stop both on SIGTERM/SIGINT or as soon as one of them exits."""
     instance = prepare_instance()
     services = services_config()
+    create_storage(instance)
     print(_describe(instance), flush=True)
     print(f"Dagster UI: http://{services.host}:{services.webserver_port}", flush=True)
     stopping = []
@@ -256,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         command = launch_command(args.job, args.partition)
         return subprocess.run(command, cwd=PROJECT_ROOT, env=instance.env, check=False).returncode
     command = webserver_command() if args.what == "webserver" else daemon_command()
+    create_storage(instance)  # the two units start together: the first creates the tables, the other waits
     print(_describe(instance), flush=True)
     os.chdir(PROJECT_ROOT)
     os.execve(command[0], command, instance.env)
