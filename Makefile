@@ -47,7 +47,7 @@ report: setup system-packages
 ## report-images: the first page and the first page with a chart of the regional справка of REPORT_YEAR, as
 ## PNGs in docs/images/ (after `make report`)
 REPORT_YEAR ?= 2022-2023
-report-images: setup
+report-images: setup system-packages
 	$(BIN)/python -m pipelines.report --images $(REPORT_YEAR)
 
 ## test: set up and run the whole suite, a test file per worker on TEST_WORKERS workers (pytest-xdist), the
@@ -83,4 +83,4 @@ lint: setup
 	$(BIN)/ruff check pipelines tests
 
 clean:
-	rm -rf $(VENV) dbt_project/target dbt_project/logs
+	rm -rf $(VENV) .venv-superset .venv-duckdb14 dbt_project/target dbt_project/logs

@@ -123,6 +123,29 @@ def break_one_count(path: Path) -> str:
     return encoding
 
 
+def _failed_ingest_run(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """A real ingest run of YEAR that fails (what the test put in data/raw/ decides how)."""
+    instance.add_dynamic_partitions("school_year", [YEAR])
+    result = defs.resolve_job_def("ingest_school_year").execute_in_process(
+        instance=instance, partition_key=YEAR, raise_on_error=False
+    )
+    assert not result.success
+    return result
+
+
+def _evaluate_alert_sensor(repo, instance: dg.DagsterInstance, run_id: str) -> None:
+    """One tick of alert_failed_runs on the failed run, as the daemon makes it."""
+    failure = instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alert_failed_runs",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        repository_def=repo,
+    ).for_run_failure()
+    repo.get_sensor_def("alert_failed_runs")(context)
+
+
 def test_quarantined_file_sends_one_email_and_one_webhook(
     tmp_path, monkeypatch, smtp_server, webhook_server, caplog, capfd
 ):
@@ -167,29 +190,15 @@ def test_quarantined_file_sends_one_email_and_one_webhook(
     # the instance the services use (SQLite in a DAGSTER_HOME of the test's), a real failing ingest run
     home = prepare_instance({"DAGSTER_HOME": str(tmp_path / "dagster_home")}).home
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("school_year", [YEAR])
-        result = defs.resolve_job_def("ingest_school_year").execute_in_process(
-            instance=instance, partition_key=YEAR, raise_on_error=False
-        )
-        assert not result.success
-        run = instance.get_run_by_id(result.run_id)
+        run = instance.get_run_by_id(_failed_ingest_run(defs, instance).run_id)
         assert run.status == dg.DagsterRunStatus.FAILURE
 
         # what the alert must say, found independently: the report file the quarantine wrote
         [report] = (data / "quarantine" / "olympiad_results" / YEAR).glob("*.report.txt")
         assert str(broken) in report.read_text(encoding="utf-8")
 
-        failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event
-        sensor = repo.get_sensor_def("alert_failed_runs")
         for _ in range(2):  # the second evaluation of the same run sends nothing more
-            context = dg.build_run_status_sensor_context(
-                sensor_name="alert_failed_runs",
-                dagster_event=failure,
-                dagster_instance=instance,
-                dagster_run=instance.get_run_by_id(run.run_id),
-                repository_def=repo,
-            ).for_run_failure()
-            sensor(context)
+            _evaluate_alert_sensor(repo, instance, run.run_id)
 
         assert len(mailbox.messages) == 1 and len(posts) == 1
         assert mailbox.logins == [(USER, PASSWORD)]  # logged in with the password from the environment
@@ -275,21 +284,9 @@ def test_failed_step_without_quarantine_says_the_step_and_how_to_rerun(tmp_path,
     repo = defs.get_repository_def()
     home = prepare_instance({"DAGSTER_HOME": str(tmp_path / "dagster_home")}).home
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("school_year", [YEAR])
-        result = defs.resolve_job_def("ingest_school_year").execute_in_process(
-            instance=instance, partition_key=YEAR, raise_on_error=False
-        )
-        assert not result.success
+        result = _failed_ingest_run(defs, instance)
         assert not list((data / "quarantine").rglob("*.report.txt"))  # nothing quarantined: a failed step
-        failure = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event
-        context = dg.build_run_status_sensor_context(
-            sensor_name="alert_failed_runs",
-            dagster_event=failure,
-            dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(result.run_id),
-            repository_def=repo,
-        ).for_run_failure()
-        repo.get_sensor_def("alert_failed_runs")(context)
+        _evaluate_alert_sensor(repo, instance, result.run_id)
         run_log = "\n".join(
             json.dumps(json.loads(serialize_value(entry)), ensure_ascii=False)
             for entry in instance.all_logs(result.run_id)
