@@ -20,6 +20,14 @@ from pipelines.settings import DBT_PROJECT_DIR, Settings
 SMALL_REGION = RegionParams(seed=7, municipalities=3, schools=36, years=3, first_year=2022, pupils_per_grade=30)
 
 
+_KEY_DIRS: list[Path] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for key_dir in _KEY_DIRS:  # the test key's folder, made by pytest_sessionstart
+        shutil.rmtree(key_dir, ignore_errors=True)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """dagster-dbt reads dbt's manifest when the definitions are imported: make sure it exists and is current.
     Pupil codes are pseudonymised with a key outside the repository: tests use one of their own.
@@ -31,6 +39,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         key_dir = Path(tempfile.mkdtemp(prefix="eduwh-test-key-"))
         (key_dir / "pseudonym.key").write_text("test-key-not-secret-0123456789abcdef\n")
         os.environ["EDUWH_PSEUDONYM_KEY_FILE"] = str(key_dir / "pseudonym.key")
+        _KEY_DIRS.append(key_dir)
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     sources = [
         p for p in DBT_PROJECT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts

@@ -115,6 +115,9 @@ class MartSpec:
     column_labels: dict[str, str]
     n_column: str | None = None
     suppressed_columns: tuple[str, ...] = field(default_factory=tuple)
+    # the warehouse's own columns, not published (`meta.publish: false` on the column in the dbt yml), e.g. the
+    # input fingerprint and build time of a mart incremental by school year
+    unpublished_columns: tuple[str, ...] = field(default_factory=tuple)
 
 
 def marts_from_manifest(manifest: dict, config: dict | None = None) -> list[MartSpec]:
@@ -137,6 +140,9 @@ def marts_from_manifest(manifest: dict, config: dict | None = None) -> list[Mart
                 },
                 n_column=suppress.get("n_column"),
                 suppressed_columns=tuple(suppress.get("columns", [])),
+                unpublished_columns=tuple(
+                    c for c, col in node.get("columns", {}).items() if (col.get("meta") or {}).get("publish") is False
+                ),
             )
         )
     check_suppression_marts(config if config is not None else publishing_config(), marts)
@@ -161,7 +167,9 @@ def publish_parquet(con: duckdb.DuckDBPyConnection, mart: MartSpec, marts_dir: P
 
     A mart with an n column is suppressed by its rule, read from publishing.yaml now (so an edit applies at the
     next run): `suppression.marts.<mart>`, else the default."""
-    columns = [r[0] for r in con.execute(f"describe {mart.relation}").fetchall()]
+    columns = [
+        r[0] for r in con.execute(f"describe {mart.relation}").fetchall() if r[0] not in mart.unpublished_columns
+    ]
     rule: dict[str, str] = {}
     min_n = 0
     if mart.n_column:

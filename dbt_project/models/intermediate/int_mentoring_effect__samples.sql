@@ -15,6 +15,10 @@
 --     year with no pair at all keeps the treated schools, with no comparison school);
 --   never_mentored: … and never a mentee school in any year (the design before the credibility rules).
 -- Parameters: macro mentoring_effect_parameters (the mart's yml).
+
+-- A table, not a view: the mentoring-effect mart and this model's tests read it, and a view would be computed
+-- again for each of them.
+{{ config(materialized='table') }}
 {%- set params = mentoring_effect_parameters() %}
 {%- set rule = params.comparison_rule %}
 {%- set indicators = ['mark_2_pct', 'mean_primary_score'] %}

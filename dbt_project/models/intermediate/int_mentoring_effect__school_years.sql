@@ -4,6 +4,10 @@
 -- urban), whether the school was a mentee school of a network pair that year and its first such year, whether it was
 -- ever a mentor school, whether it was on the official ШНОР list that year, and whether a rule set of
 -- comparison_rule_sets flagged it that year. Parameters: macro mentoring_effect_parameters (the mart's yml).
+
+-- A table, not a view: the mentoring-effect mart and this model's tests read it, and a view would be computed
+-- again for each of them.
+{{ config(materialized='table') }}
 {%- set params = mentoring_effect_parameters() %}
 {%- set rule_sets = params.comparison_rule_sets %}
 

@@ -7,13 +7,45 @@
 -- series: the previous value of its first year under a new login is that of its old login. Each row shows the login
 -- and name of its own school year.
 
+-- Incremental by school year (macros/incremental_by_school_year.sql): a build computes only the school years whose
+-- inputs changed, in them or in the two years before (a new school year computes that year alone).
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='school_year',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_vanished_school_years(ref('school_year_results')) }}"
+) }}
+
+{%- set window_years = 2 %}
 {%- set indicators = [
     'mark_2_pct', 'pass_rate_pct', 'quality_rate_pct', 'below_minimum_pct',
     'mean_primary_score', 'mean_test_score', 'mean_mark'
 ] %}
 
-with results as (
-    select * from {{ ref('school_year_results') }}
+with input_fingerprints as (
+    {{ school_year_input_fingerprints(
+        [ref('school_year_results'), ref('int_school_identity'), ref('int_procedure_scales')],
+        window_years=window_years,
+        settings=[var('negative_dynamics_mark_2_pp')]
+    ) | indent(4) }}
+),
+
+years_to_build as (
+    {{ school_years_to_build('input_fingerprints', is_incremental()) | indent(4) }}
+),
+
+-- the years to compute and the years their window reads
+results as (
+    select * from {{ ref('school_year_results') }} as r
+    where exists (
+        select 1
+        from years_to_build as b
+        where cast(substring(r.school_year, 1, 4) as {{ dbt.type_int() }})
+            between cast(substring(b.school_year, 1, 4) as {{ dbt.type_int() }}) - {{ window_years }}
+            and cast(substring(b.school_year, 1, 4) as {{ dbt.type_int() }})
+    )
 ),
 
 scales as (
@@ -135,7 +167,7 @@ compared as (
 
 final as (
     select
-        school_year,
+        compared.school_year,
         school_key,
         school_login,
         school_name,
@@ -167,8 +199,12 @@ final as (
             and {{ hundredths('indicator_value') }} - {{ hundredths('raw_previous_value') }}
                 >= {{ var('negative_dynamics_mark_2_pp') }} * 100,
             false
-        ) as is_negative_dynamics
+        ) as is_negative_dynamics,
+        years_to_build.input_fingerprint,
+        {{ build_stamp() }} as built_at
     from compared
+    inner join years_to_build
+        on compared.school_year = years_to_build.school_year
 )
 
 select * from final

@@ -2,14 +2,36 @@
 -- of the same procedure beside them. Municipal and regional shares and means are weighted by participants, i.e.
 -- they are the values among all participants of the municipality (region), not a mean of school values.
 -- Pupil-level sources are preferred to school-level reports (source_level).
+-- Incremental by school year (macros/incremental_by_school_year.sql): a build computes only the school years whose
+-- inputs changed.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='school_year',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_vanished_school_years(ref('int_procedure_results_joined_to_schools')) }}"
+) }}
 
 {%- set weighted_columns = [
     'mark_2_pct', 'pass_rate_pct', 'quality_rate_pct', 'mean_primary_score', 'mean_test_score', 'mean_mark',
     'below_minimum_pct', 'high_80_99_pct', 'score_100_pct'
 ] %}
 
-with results as (
+with input_fingerprints as (
+    {{ school_year_input_fingerprints(
+        [ref('int_procedure_results_joined_to_schools')],
+        settings=[var('reliability_informative_min_n'), var('reliability_indicative_min_n')]
+    ) | indent(4) }}
+),
+
+years_to_build as (
+    {{ school_years_to_build('input_fingerprints', is_incremental()) | indent(4) }}
+),
+
+results as (
     select * from {{ ref('int_procedure_results_joined_to_schools') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 school_results as (
@@ -99,8 +121,10 @@ final as (
         {%- endfor %}
         r.regional_participants,
         {%- for column in weighted_columns %}
-        round(r.regional_{{ column }}, 2) as regional_{{ column }}{{ "," if not loop.last }}
+        round(r.regional_{{ column }}, 2) as regional_{{ column }},
         {%- endfor %}
+        y.input_fingerprint,
+        {{ build_stamp() }} as built_at
     from school_results as s
     inner join municipal as m
         on s.school_year = m.school_year
@@ -109,6 +133,8 @@ final as (
     inner join regional as r
         on s.school_year = r.school_year
         and s.procedure_id = r.procedure_id
+    inner join years_to_build as y
+        on s.school_year = y.school_year
 )
 
 select * from final

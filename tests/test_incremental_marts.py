@@ -1,0 +1,114 @@
+"""School-level marts incremental by school year (dbt_project/macros/incremental_by_school_year.sql): a build
+computes only the school years whose inputs changed (in the year or, for school_dynamics, in the two years its
+window reads), and what it computes equals a full rebuild. Run with real dbt on a copy of the session's region."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.settings import DBT_PROJECT_DIR
+from tests.conftest import SMALL_REGION
+
+MARTS = ("school_year_results", "school_dynamics")
+YEARS = SMALL_REGION.school_years  # three school years
+
+
+def dbt(data_dir: Path, *args: str) -> None:
+    env = {**os.environ, "EDUWH_DATA_DIR": str(data_dir)}
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args, "--quiet", "--profiles-dir", ".",
+         "--target-path", str(data_dir / "dbt_target")],
+        cwd=DBT_PROJECT_DIR, env=env, check=True,
+    )
+
+
+def built_at(data_dir: Path, mart: str) -> dict[str, object]:
+    """school year -> when its rows were computed (one build per year)."""
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(f"select school_year, count(distinct built_at) n, max(built_at) "
+                           f"from marts.{mart} group by 1 order by 1").fetchall()
+    assert all(n == 1 for _, n, _ in rows), rows
+    return {year: at for year, _, at in rows}
+
+
+def published_rows(data_dir: Path, mart: str) -> list[tuple]:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(f"select * exclude (built_at, input_fingerprint) from marts.{mart} order by all").fetchall()
+
+
+@pytest.fixture
+def warehouse_copy(loaded_region, tmp_path) -> Path:
+    region, _, _ = loaded_region
+    shutil.copy(region.settings.warehouse_path, tmp_path / "warehouse.duckdb")
+    return tmp_path
+
+
+def test_a_build_recomputes_only_the_years_whose_inputs_changed_and_agrees_with_a_full_rebuild(warehouse_copy):
+    data = warehouse_copy
+    select = ["--select", *MARTS]
+    before = {m: built_at(data, m) for m in MARTS}
+    assert all(set(b) == set(YEARS) for b in before.values())
+
+    # nothing changed: nothing is computed again
+    dbt(data, "run", *select)
+    assert {m: built_at(data, m) for m in MARTS} == before
+
+    # a school renamed in the registry of the middle year: that year of school_year_results is computed again, and
+    # the years of school_dynamics whose window reads it (the middle and the last), not the first
+    first, middle, last = YEARS
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        login = con.execute("select min(school_login) from marts.school_year_results where school_year = ?",
+                            [middle]).fetchone()[0]
+        con.execute("update raw.school_registry set school_name = 'Переименованная школа' "
+                    "where school_login = ? and school_year = ?", [login, middle])
+    dbt(data, "run", *select)
+    after = {m: built_at(data, m) for m in MARTS}
+    changed = {m: {y for y in YEARS if after[m][y] != before[m][y]} for m in MARTS}
+    assert changed == {"school_year_results": {middle}, "school_dynamics": {middle, last}}
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        names = con.execute("select distinct school_year, school_name from marts.school_dynamics "
+                            "where school_login = ? order by 1", [login]).fetchall()
+    assert dict(names)[middle] == "Переименованная школа" and dict(names)[first] != "Переименованная школа"
+
+    # the same rows as a full rebuild, on a copy
+    full = data / "full"
+    full.mkdir()
+    shutil.copy(data / "warehouse.duckdb", full / "warehouse.duckdb")
+    dbt(full, "run", "--full-refresh", *select)
+    assert set(built_at(full, "school_dynamics").values()) != set(after["school_dynamics"].values())
+    for mart in MARTS:
+        assert published_rows(full, mart) == published_rows(data, mart), mart
+
+    # a changed setting (dbt var) recomputes every year of the mart that uses it, and only that mart
+    dbt(data, "run", *select, "--vars", "{negative_dynamics_mark_2_pp: 5}")
+    again = {m: built_at(data, m) for m in MARTS}
+    assert again["school_year_results"] == after["school_year_results"]
+    assert all(again["school_dynamics"][y] != after["school_dynamics"][y] for y in YEARS)
+
+
+def test_tests_of_an_incremental_mart_check_the_latest_build(warehouse_copy):
+    """A duplicate written into an old year is not re-tested; the same duplicate in the year a build writes is
+    caught: the tests read the rows of the latest build (where: __latest_build__)."""
+    data = warehouse_copy
+    first, _, last = YEARS
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:  # a change in the last year only: a later build
+        con.execute("update raw.school_registry set school_name = school_name || ' (new)' where school_year = ?",
+                    [last])
+    dbt(data, "run", "--select", "school_year_results", "school_dynamics")
+    assert built_at(data, "school_dynamics")[last] > built_at(data, "school_dynamics")[first]
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        con.execute("insert into marts.school_dynamics select * from marts.school_dynamics "
+                    "where school_year = ? limit 1", [first])
+    dbt(data, "test", "--select", "school_dynamics,test_type:data")
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        con.execute("insert into marts.school_dynamics select * from marts.school_dynamics "
+                    "where school_year = ? limit 1", [last])
+    with pytest.raises(subprocess.CalledProcessError):
+        dbt(data, "test", "--select", "school_dynamics,test_type:data")
