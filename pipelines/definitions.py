@@ -2,7 +2,7 @@
 
     data/raw/<source>/<school year>/  --ingest (contract = blocking check)-->  raw.<family>   [partitioned by school year]
         --dbt build (staging -> intermediate -> marts, dbt tests as checks)-->  marts.<mart>
-        --publish-->  data/marts/<mart>.parquet  -->  data/marts/analyst.duckdb, PostgreSQL (as configured)
+        --publish-->  data/marts/<mart>/*.parquet  -->  data/marts/analyst.duckdb, PostgreSQL (as configured)
 
 raw_files_sensor starts ingest runs for new or changed files; after each ingest run the marts are rebuilt and
 published (pipelines/defs/operations.py); daily_marts_refresh rebuilds them every morning regardless.

@@ -18,7 +18,7 @@ from pipelines.settings import PROJECT_ROOT, Settings
 
 TRY_SQL = (
     "select municipality_name, school_year, max(municipal_participants) as participants, "
-    "max(municipal_mark_2_pct) as mark_2_pct from '{marts}/school_year_results.parquet' "
+    "max(municipal_mark_2_pct) as mark_2_pct from '{marts}/school_year_results/*.parquet' "
     "where procedure_id = 'vpr-5-ma' group by all order by 1, 2"
 )
 
@@ -60,7 +60,7 @@ def main() -> None:
     print(
         f"\nDone in {time.perf_counter() - started:.0f} s: school years {', '.join(summary.school_years)}.\n"
         f"  warehouse (DuckDB): {settings.warehouse_path}\n"
-        f"  published marts:    {settings.marts_dir}/*.parquet\n"
+        f"  published marts:    {settings.marts_dir}/<mart>/*.parquet (one file per school year)\n"
         f"  analysts' database: {settings.marts_dir}/analyst.duckdb (open read-only with DuckDB {duckdb.__version__})\n"
         f"  quarantine:         {settings.quarantine_dir}\n"
         f'Try:\n  .venv/bin/python -m pipelines.query "{TRY_SQL.format(marts=_shown(settings.marts_dir))}"\n'

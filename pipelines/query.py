@@ -1,7 +1,10 @@
 """Run SQL against the warehouse (read-only) and the published Parquet marts, and print the result.
 
 .venv/bin/python -m pipelines.query "select * from marts.school_year_results limit 5"
-.venv/bin/python -m pipelines.query "select count(*) from 'data/marts/school_year_results.parquet'"
+.venv/bin/python -m pipelines.query "select school_year, count(*) from 'data/marts/school_year_results/*.parquet' group by 1"
+
+A published mart is a folder of Parquet parts, one per school year (or all.parquet for a mart without school_year):
+read it as 'data/marts/<mart>/*.parquet'.
 """
 
 from __future__ import annotations

@@ -111,4 +111,15 @@ def loaded_region(tmp_path_factory: pytest.TempPathFactory):
     yield from _loaded_region(tmp_path_factory.mktemp("region"))
 
 
+def mart_parquet(marts_dir: Path, name: str) -> str:
+    """A published mart as DuckDB's read_parquet and polars read it: data/marts/<mart>/*.parquet (one part per
+    school year, or all.parquet). pyarrow reads the folder itself: pq.read_table(marts_dir / name)."""
+    return str(Path(marts_dir) / name / "*.parquet")
+
+
+def mart_files(marts_dir: Path, name: str) -> list[Path]:
+    """The part files of a published mart, sorted by name."""
+    return sorted((Path(marts_dir) / name).glob("*.parquet"))
+
+
 from tests.postgres_server import postgres_conninfo  # noqa: F401

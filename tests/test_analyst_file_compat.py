@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from pipelines.lib.publish import ANALYST_MIN_DUCKDB
 from pipelines.settings import PROJECT_ROOT
+from tests.conftest import mart_files
 
 REQUIREMENTS = PROJECT_ROOT / "tests" / "duckdb14-requirements.txt"
 OLD_VENV = PROJECT_ROOT / ".venv-duckdb14"
@@ -67,7 +68,12 @@ def test_analyst_file_opens_in_duckdb_1_4(loaded_region):
     region, _, _ = loaded_region
     path = region.settings.marts_dir / "analyst.duckdb"
     # what was published, read independently of DuckDB: the Parquet marts the file was filled from
-    expected = {p.stem: pq.read_metadata(p).num_rows for p in region.settings.marts_dir.glob("*.parquet")}
+    expected = {
+        d.name: sum(pq.read_metadata(p).num_rows for p in mart_files(d.parent, d.name))
+        for d in region.settings.marts_dir.iterdir()
+        if d.is_dir() and mart_files(d.parent, d.name)
+    }
+    parts = sum(len(mart_files(region.settings.marts_dir, name)) for name in expected)
     assert expected.get("school_year_results", 0) > 0
 
     out = subprocess.run(
@@ -80,8 +86,9 @@ def test_analyst_file_opens_in_duckdb_1_4(loaded_region):
     seen = json.loads(out.stdout)
     assert seen["version"] == ANALYST_MIN_DUCKDB
     counts = seen["counts"]
-    assert {t: n for t, n in counts.items() if t != "_publication"} == expected
+    assert {t: n for t, n in counts.items() if not t.startswith("_publication")} == expected
     assert counts["_publication"] == len(expected)
+    assert counts["_publication_parts"] == parts
     assert seen["comment"]  # the Russian label travels too
 
     # the pinned DuckDB reads the same file; the pipeline's own warehouse file stays in 2.0's format

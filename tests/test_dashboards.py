@@ -92,7 +92,7 @@ def superset(loaded_region) -> Iterator[Superset]:
     functions `make dashboards` runs (pipelines.dashboards.prepare and the same gunicorn command line)."""
     region = loaded_region[0]
     install_s = dashboards.install()
-    marts = sorted(region.settings.marts_dir.glob("*.parquet"))
+    marts = sorted(p for p in region.settings.marts_dir.iterdir() if p.is_dir())
     with tempfile.TemporaryDirectory(prefix="eduwh-superset-") as tmp:
         os.chmod(tmp, 0o711)  # PostgreSQL runs as `nobody` when we are root (tests/postgres_server.py)
         with running_postgres(Path(tmp)) as conninfo:

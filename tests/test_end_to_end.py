@@ -16,7 +16,7 @@ from pipelines.lib.sources import load_sources
 from pipelines.sample_region.model import PERSISTENTLY_LOW, STABLE
 from pipelines.settings import DBT_PROJECT_DIR
 
-from .conftest import SMALL_REGION
+from .conftest import SMALL_REGION, mart_files
 
 SUBJECT_CODES = {"Русский язык": "ru", "Математика": "ma"}
 MIN_CELL = 10
@@ -70,7 +70,7 @@ def expected(loaded_region):
 def published(loaded_region):
     """The published ВПР rows (ОГЭ and ЕГЭ rows are checked in test_marts_assessments.py)."""
     region, _, _ = loaded_region
-    table = pq.read_table(region.settings.marts_dir / "school_year_results.parquet")
+    table = pq.read_table(region.settings.marts_dir / "school_year_results")
     return table.filter(pc.starts_with(table["procedure_id"], "vpr-"))
 
 
@@ -237,9 +237,10 @@ def test_every_mart_is_published_with_russian_labels(loaded_region):
     """Each model in dbt_project/models/marts/ is in data/marts/ as Parquet, every column labelled in Russian."""
     region, _, _ = loaded_region
     marts = {p.stem for p in (DBT_PROJECT_DIR / "models" / "marts").glob("*.sql")}
-    published = {p.stem: p for p in region.settings.marts_dir.glob("*.parquet")}
+    published = {p.name: mart_files(p.parent, p.name) for p in region.settings.marts_dir.iterdir() if p.is_dir()}
     assert set(published) == marts
-    for name, path in published.items():
+    assert all(published.values())
+    for name, path in ((n, p) for n, paths in published.items() for p in paths):
         schema = pq.read_schema(path)
         unlabelled = [
             f.name

@@ -20,6 +20,7 @@ from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.sources import load_sources
 from pipelines.sample_region import RegionParams, generate_region
 from pipelines.settings import Settings, operations_config
+from tests.conftest import mart_parquet
 
 # 24 schools keep one unknown school code per file under the 5% match limit, as in a real region
 REGION = RegionParams(seed=11, municipalities=2, schools=24, years=3, first_year=2022, pupils_per_grade=20)
@@ -235,7 +236,7 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
         expected = dict(con.execute(
             "select school_year, count(*) from marts.school_year_results group by 1").fetchall())
     assert expected[NEW_YEAR] > 0 and set(expected) == set(REGION.school_years)
-    parquet = settings.marts_dir / "school_year_results.parquet"
+    parquet = mart_parquet(settings.marts_dir, "school_year_results")
     with duckdb.connect() as con:
         assert dict(con.execute(f"select school_year, count(*) from '{parquet}' group by 1").fetchall()) == expected
     with duckdb.connect(str(settings.marts_dir / "analyst.duckdb"), read_only=True) as con:

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pipelines.lib.publish import SUPPRESSED_COLUMN, SUPPRESSED_LABEL, MartSpec, publish_parquet
-from pipelines.lib.publish_postgres import PostgresPublishError, pg_type, publish_to_postgres
+from pipelines.lib.publish_postgres import PARTS_TABLE, PostgresPublishError, pg_type, publish_to_postgres
 from pipelines.settings import CONFIG_DIR
 from tests.postgres_server import free_port
 
@@ -134,10 +134,20 @@ def _rows(conn: psycopg.Connection[Any], schema: str, table: str, order_by: str)
 
 
 def _tables(conn: psycopg.Connection[Any], schema: str) -> list[str]:
+    """The schema's tables and views, the publication's own `_publication_parts` aside."""
     rows = conn.execute(
-        "select table_name from information_schema.tables where table_schema = %s order by 1", (schema,)
+        "select table_name from information_schema.tables where table_schema = %s", (schema,)
     ).fetchall()
-    return [r[0] for r in rows]
+    return sorted(r[0] for r in rows if r[0] != PARTS_TABLE)
+
+
+def _parts(conn: psycopg.Connection[Any], schema: str) -> dict[tuple[str, str], int]:
+    query = sql.SQL("select mart, part, rows from {}").format(sql.Identifier(schema, PARTS_TABLE))
+    return {(m, p): n for m, p, n in conn.execute(query).fetchall()}
+
+
+def _summary(result: list[dict]) -> list[dict]:
+    return [{k: r[k] for k in ("mart", "table", "rows", "columns")} for r in result]
 
 
 def test_publish_and_republish(postgres_conninfo: str, tmp_path: Path) -> None:
@@ -147,12 +157,14 @@ def test_publish_and_republish(postgres_conninfo: str, tmp_path: Path) -> None:
 
     result = publish_to_postgres(postgres_conninfo, schema, [schools, programmes])
 
-    assert result == [
+    assert [(r["recreated"], r["parts_written"], r["rows_written"]) for r in result] == [(True, 1, 4), (True, 1, 2)]
+    assert _summary(result) == [
         {"mart": "mart_school_results", "table": f"{schema}.mart_school_results", "rows": 4, "columns": 8},
         {"mart": "mart_programmes", "table": f"{schema}.mart_programmes", "rows": 2, "columns": 3},
     ]
     with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
         assert _tables(conn, schema) == ["mart_programmes", "mart_school_results"]  # no __loading left
+        assert _parts(conn, schema) == {("mart_school_results", "all"): 4, ("mart_programmes", "all"): 2}
         assert _types(conn, schema, "mart_school_results") == {
             "school_id": ("integer", 32, 0),
             "school_name": ("text", None, None),
@@ -189,9 +201,19 @@ def test_publish_and_republish(postgres_conninfo: str, tmp_path: Path) -> None:
         ]
         old_oid = _table_oid(conn, schema, "mart_school_results")
 
+    # the same files again: the fingerprints match, nothing is loaded, the table is the same
+    again = publish_to_postgres(postgres_conninfo, schema, [schools, programmes])
+    assert [(r["recreated"], r["parts_written"], r["parts_kept"], r["rows_written"]) for r in again] == [
+        (False, 0, 1, 0),
+        (False, 0, 1, 0),
+    ]
+    with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
+        assert _table_oid(conn, schema, "mart_school_results") == old_oid
+        assert len(_rows(conn, schema, "mart_school_results", "school_id")) == 4
+
     # new data, and a column gone: the table is rebuilt to the new file
     schools_v2 = _parquet(tmp_path / "v2", SCHOOLS, SCHOOLS_V2)
-    assert publish_to_postgres(postgres_conninfo, schema, [schools_v2]) == [
+    assert _summary(publish_to_postgres(postgres_conninfo, schema, [schools_v2])) == [
         {"mart": "mart_school_results", "table": f"{schema}.mart_school_results", "rows": 2, "columns": 7}
     ]
     with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
@@ -204,6 +226,86 @@ def test_publish_and_republish(postgres_conninfo: str, tmp_path: Path) -> None:
         ]
         assert _comments(conn, schema, "mart_school_results")[1]["n_pupils"] == "Число участников"
         assert _rows(conn, schema, "mart_programmes", "programme_id")[0] == (10, "ШНОР", Decimal("1500.5"))
+
+
+BY_YEAR = MartSpec(
+    name="mart_by_year",
+    relation="marts.by_year",
+    description="Результаты по учебным годам.",
+    label_ru="По годам",
+    column_labels={"school_year": "Учебный год", "school_id": "Код школы", "n_pupils": "Участников", "score": "Балл"},
+    n_column="n_pupils",
+    suppressed_columns=("score",),
+)
+
+
+def test_only_the_changed_school_years_are_replaced(postgres_conninfo: str, tmp_path: Path) -> None:
+    """A mart published by school year: a changed year is replaced, a year gone deleted, a new year added, the
+    other year left alone, in the same table (a view on it stays); then a new column rebuilds the table."""
+    schema, marts = "by_year", tmp_path / "marts"
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.by_year as select (2020 + i % 3)::varchar || '-' || (2021 + i % 3)::varchar as school_year,"
+        " i as school_id, 3 + i % 10 as n_pupils, i * 0.5 as score from range(60) t(i)"
+    )
+    publish_parquet(con, BY_YEAR, marts)
+    assert sorted(p.name for p in (marts / BY_YEAR.name).iterdir()) == [
+        "2020-2021.parquet",
+        "2021-2022.parquet",
+        "2022-2023.parquet",
+    ]
+    [first] = publish_to_postgres(postgres_conninfo, schema, [marts / BY_YEAR.name])
+    assert (first["recreated"], first["parts_written"], first["rows"]) == (True, 3, 60)
+    with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
+        conn.execute(
+            "create view by_year.per_year as select school_year, count(*) from by_year.mart_by_year group by 1"
+        )
+        oid = _table_oid(conn, schema, BY_YEAR.name)
+
+    con.execute("update marts.by_year set score = score + 1 where school_year = '2021-2022'")
+    con.execute("delete from marts.by_year where school_year = '2020-2021'")
+    # a new year, with two identical rows: they count twice, in the fingerprint as in the table
+    con.execute("insert into marts.by_year values ('2023-2024', 100, 20, 7.5), ('2023-2024', 100, 20, 7.5)")
+    published = publish_parquet(con, BY_YEAR, marts)
+    assert (published["parts_written"], published["parts_kept"], published["parts_removed"]) == (2, 1, 1)
+    [second] = publish_to_postgres(postgres_conninfo, schema, [marts / BY_YEAR.name])
+    assert {k: second[k] for k in ("recreated", "parts_written", "parts_kept", "parts_removed", "rows_written")} == {
+        "recreated": False,
+        "parts_written": 2,
+        "parts_kept": 1,
+        "parts_removed": 1,
+        "rows_written": 22,
+    }
+    # the table's rows are the warehouse's, suppressed here independently of publish_parquet
+    expected = con.execute(
+        f"select school_year, school_id, n_pupils, case when n_pupils < {MIN_CELL_SIZE} then null else score end,"
+        f" n_pupils < {MIN_CELL_SIZE} from marts.by_year"
+    ).fetchall()
+    with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
+        assert _table_oid(conn, schema, BY_YEAR.name) == oid  # updated in place, the view kept
+        assert sorted(_rows(conn, schema, BY_YEAR.name, "school_id")) == sorted(expected)
+        assert dict(conn.execute("select * from by_year.per_year").fetchall()) == {
+            "2021-2022": 20,
+            "2022-2023": 20,
+            "2023-2024": 2,
+        }
+        assert _parts(conn, schema) == {
+            (BY_YEAR.name, "2021-2022"): 20,
+            (BY_YEAR.name, "2022-2023"): 20,
+            (BY_YEAR.name, "2023-2024"): 2,
+        }
+        assert _comments(conn, schema, BY_YEAR.name)[1]["score"] == "Балл"
+        conn.execute("drop view by_year.per_year")
+
+    # a new column: every part changes and the table is rebuilt with it
+    con.execute("alter table marts.by_year add column region varchar default 'Регион'")
+    assert publish_parquet(con, BY_YEAR, marts)["parts_written"] == 3
+    [third] = publish_to_postgres(postgres_conninfo, schema, [marts / BY_YEAR.name])
+    assert (third["recreated"], third["parts_written"], third["rows"]) == (True, 3, 42)
+    with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
+        assert "region" in _types(conn, schema, BY_YEAR.name)
+        assert _table_oid(conn, schema, BY_YEAR.name) != oid
 
 
 def test_readers_see_old_or_new_table_during_republish(postgres_conninfo: str, tmp_path: Path) -> None:
@@ -308,7 +410,7 @@ def test_other_arrow_types_and_file_without_metadata(postgres_conninfo: str, tmp
     path = tmp_path / "raw_table.parquet"
     pq.write_table(table, path)
 
-    assert publish_to_postgres(postgres_conninfo, "other", [path]) == [
+    assert _summary(publish_to_postgres(postgres_conninfo, "other", [path])) == [
         {"mart": "raw_table", "table": "other.raw_table", "rows": 3, "columns": 8}
     ]
     with psycopg.connect(postgres_conninfo, autocommit=True) as conn:

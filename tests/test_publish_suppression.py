@@ -31,6 +31,7 @@ from pipelines.lib.publish import (
 )
 from pipelines.lib.publish_postgres import publish_to_postgres
 from pipelines.settings import CONFIG_DIR
+from tests.conftest import mart_files
 
 SEED_YEAR = "2022-2023"  # the wave of the municipal monitoring report
 SURVEY_MIN_N, PUPIL_MIN_N = 3, 10
@@ -139,7 +140,7 @@ def published(loaded_region, postgres_conninfo) -> dict[str, dict[str, list[dict
     file made by the pipeline, and the Parquet files published to PostgreSQL as the postgres asset does."""
     region, _, _ = loaded_region
     marts_dir = region.settings.marts_dir
-    parquet = {m: marts_dir / f"{m}.parquet" for m in MARTS}
+    parquet = {m: marts_dir / m for m in MARTS}
     out: dict[str, dict[str, list[dict]]] = {"parquet": {}, "analyst_duckdb": {}, "postgres": {}}
     for mart, path in parquet.items():
         out["parquet"][mart] = pq.read_table(path).to_pylist()
@@ -241,20 +242,23 @@ def test_the_rule_of_each_mart_is_recorded(loaded_region):
         "school_flags": (None, None, None),  # no n column: nothing suppressed
     }
     for mart, (n_column, min_n, rule) in expected.items():
-        schema = pq.read_schema(marts_dir / f"{mart}.parquet")
-        meta = {k.decode(): v.decode() for k, v in schema.metadata.items()}
-        assert "min_cell_size" not in meta
-        if n_column is None:
-            assert not {"suppression_n_column", "suppression_min_n", "suppression_rule"} & set(meta)
-            assert SUPPRESSED_COLUMN not in schema.names
-            continue
-        assert (meta["suppression_n_column"], int(meta["suppression_min_n"]), meta["suppression_rule"]) == (
-            n_column,
-            min_n,
-            rule,
-        )
-        field_meta = schema.field(SUPPRESSED_COLUMN).metadata
-        assert int(field_meta[b"suppression_min_n"]) == min_n and field_meta[b"suppression_rule"].decode() == rule
+        parts = mart_files(marts_dir, mart)
+        assert len(parts) > 1 and "all" not in {p.stem for p in parts}  # one part per school year
+        for path in parts:  # every part says it
+            schema = pq.read_schema(path)
+            meta = {k.decode(): v.decode() for k, v in schema.metadata.items()}
+            assert "min_cell_size" not in meta
+            if n_column is None:
+                assert not {"suppression_n_column", "suppression_min_n", "suppression_rule"} & set(meta)
+                assert SUPPRESSED_COLUMN not in schema.names
+                continue
+            assert (meta["suppression_n_column"], int(meta["suppression_min_n"]), meta["suppression_rule"]) == (
+                n_column,
+                min_n,
+                rule,
+            )
+            field_meta = schema.field(SUPPRESSED_COLUMN).metadata
+            assert int(field_meta[b"suppression_min_n"]) == min_n and field_meta[b"suppression_rule"].decode() == rule
     with duckdb.connect(str(marts_dir / "analyst.duckdb"), read_only=True) as con:
         recorded = {
             r[0]: r[1:]

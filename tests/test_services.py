@@ -223,7 +223,7 @@ def test_daemon_picks_up_a_new_year_and_publishes(tmp_path):
         with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
             loaded = con.execute("select source, school_year, status from ingest.load_log order by 1").fetchall()
         assert loaded == [("school_registry", NEW_YEAR, "loaded"), ("vpr_mark_statistics", NEW_YEAR, "loaded")]
-        assert pq.read_metadata(data / "marts" / "school_year_results.parquet").num_rows > 0
+        assert pq.read_metadata(data / "marts" / "school_year_results" / f"{NEW_YEAR}.parquet").num_rows > 0
         assert (data / "marts" / "analyst.duckdb").exists()
         assert (root / "dagster_home" / "dagster.yaml").exists() and (root / "dagster_home" / "storage").is_dir()
         print(f"webserver up {up:.0f} s; files dropped -> both runs SUCCESS {done - dropped:.0f} s")

@@ -18,6 +18,8 @@ import pytest
 from docx import Document
 from PIL import Image
 
+from tests.conftest import mart_files, mart_parquet
+
 YEAR = "2022-2023"  # the wave of the municipal monitoring report
 PUPIL_MIN_N, SURVEY_MIN_N = 10, 3  # pipelines/config/publishing.yaml
 NNBSP = "\u202f"
@@ -115,7 +117,7 @@ def municipalities(marts) -> list[str]:
         r[0]
         for r in sql(
             marts,
-            "select distinct municipality_name from '{m}/municipality_summary.parquet' "
+            "select distinct municipality_name from '{m}/municipality_summary/*.parquet' "
             "where school_year = ? order by 1",
             YEAR,
         )
@@ -162,20 +164,20 @@ def _participants(marts: Path, year: str, municipality: str | None) -> dict[str,
         marts,
         "select "
         + ", ".join(f"case when count({c}) = count(*) then sum({c}) end" for c in cols)
-        + " from '{m}/municipality_summary.parquet' where "
+        + " from '{m}/municipality_summary/*.parquet' where "
         + where,
         *params,
     )[0]
     mentees, pairs = sql(
         marts,
         "select count(distinct school_login), coalesce(sum(pairs_total), 0) "
-        "from '{m}/mentoring_coverage.parquet' where " + where,
+        "from '{m}/mentoring_coverage/*.parquet' where " + where,
         *params,
     )[0]
     [[mentors]] = sql(
         marts,
         "select count(distinct trim(m)) from (select unnest(string_split(mentor_school_logins, "
-        "',')) as m from '{m}/mentoring_coverage.parquet' where " + where + ") where trim(m) <> ''",
+        "',')) as m from '{m}/mentoring_coverage/*.parquet' where " + where + ") where trim(m) <> ''",
         *params,
     )
     labels = [
@@ -211,7 +213,7 @@ def _results(marts: Path, year: str, municipality: str | None):
                list(distinct [municipality_name, municipal_mark_2_pct::varchar, municipal_pass_rate_pct::varchar,
                      municipal_quality_rate_pct::varchar, municipal_mean_test_score::varchar,
                      municipal_below_minimum_pct::varchar])
-        from '{m}/school_year_results.parquet' where school_year = ? group by all""",
+        from '{m}/school_year_results/*.parquet' where school_year = ? group by all""",
         municipality or "",
         year,
     )
@@ -258,7 +260,7 @@ def _kpis(marts: Path, year: str, municipality: str | None):
         for name, value, previous, met, s in sql(
             marts,
             "select kpi_name_ru, value_pct, previous_value_pct, is_met, is_suppressed "
-            "from '{m}/programme_kpis.parquet' where school_year = ? and " + level,
+            "from '{m}/programme_kpis/*.parquet' where school_year = ? and " + level,
             *params,
         )
     )
@@ -271,7 +273,7 @@ def _coverage(marts: Path, year: str, municipality: str | None):
     for subject, schools, total, held, planned, not_held in sql(
         marts,
         "select subject_name, count(distinct school_login), sum(pairs_total), sum(pairs_held), "
-        "sum(pairs_planned), sum(pairs_not_held) from '{m}/mentoring_coverage.parquet' where "
+        "sum(pairs_planned), sum(pairs_not_held) from '{m}/mentoring_coverage/*.parquet' where "
         + where
         + " group by 1 order by 1",
         *params,
@@ -293,7 +295,7 @@ def _survey(marts: Path, year: str):
         for g, n, mean, dist, top, s in sql(
             marts,
             "select respondent_group, n_respondents, mean_score, distribution, top_box_pct, is_suppressed "
-            "from '{m}/survey_results.parquet' where school_year = ? and question_type = 'scale'",
+            "from '{m}/survey_results/*.parquet' where school_year = ? and question_type = 'scale'",
             year,
         )
     )
@@ -305,7 +307,7 @@ def _effect(marts: Path, year: str):
         for cohort, t, c, did, lo, hi in sql(
             marts,
             "select cohort_school_year, treated_schools, comparison_schools, did, did_ci_low, did_ci_high "
-            "from '{m}/mentoring_effect.parquet' where school_year = ? and isbsh_category = 'all' "
+            "from '{m}/mentoring_effect/*.parquet' where school_year = ? and isbsh_category = 'all' "
             "and settlement_group = 'all'",
             year,
         )
@@ -320,7 +322,7 @@ def _risk(marts: Path, year: str, municipality: str | None):
         for i, cat, m2, ch in sql(
             marts,
             "select isbsh_score, isbsh_category, vpr_mark_2_pct, vpr_mark_2_change_pp "
-            "from '{m}/school_context.parquet' where " + where,
+            "from '{m}/school_context/*.parquet' where " + where,
             *params,
         )
     )
@@ -334,7 +336,7 @@ def _transitions(marts: Path, year: str, municipality: str | None) -> dict[str, 
     [(entered, stayed, exited)] = sql(
         marts,
         "select count(*) filter (where is_entered), count(*) filter (where is_stayed), "
-        "count(*) filter (where is_exited) from '{m}/list_transitions.parquet' where " + where,
+        "count(*) filter (where is_exited) from '{m}/list_transitions/*.parquet' where " + where,
         *params,
     )
     return {
@@ -353,7 +355,7 @@ def _shnor_rows(marts: Path, year: str, municipality: str | None) -> tuple[int, 
         select count(*), count(*) filter (where official) from (
             select school_login, bool_or(coalesce(is_in_official_list, false)) as official,
                    bool_or(coalesce(is_flagged, false)) as flagged
-            from '{m}/school_flags.parquet' where """
+            from '{m}/school_flags/*.parquet' where """
         + where
         + """ group by 1) where official or flagged""",
         *params,
@@ -369,7 +371,7 @@ def later_reports(reports, marts, tmp_path_factory) -> tuple[str, Path]:
 
     root = tmp_path_factory.mktemp("later")
     (root / "marts").symlink_to(marts)
-    [[year]] = sql(marts, "select max(school_year) from '{m}/municipality_summary.parquet'")
+    [[year]] = sql(marts, "select max(school_year) from '{m}/municipality_summary/*.parquet'")
     built = build_year(Settings(root), year, log=lambda _: None, pdf=False)
     return year, built.directory
 
@@ -408,7 +410,7 @@ def test_every_number_in_the_tables_equals_the_marts(reports, later_reports, mar
             for name, schools, cases in sql(
                 marts,
                 "select municipality_name, count(distinct school_key), count(*) from "
-                "'{m}/school_dynamics.parquet' where school_year = ? and is_negative_dynamics group by 1",
+                "'{m}/school_dynamics/*.parquet' where school_year = ? and is_negative_dynamics group by 1",
                 year,
             )
         }
@@ -419,7 +421,7 @@ def test_every_number_in_the_tables_equals_the_marts(reports, later_reports, mar
             for name, schools, cases in sql(
                 marts,
                 "select marker_name_ru, count(distinct school_key), count(*) from "
-                "'{m}/objectivity_markers.parquet' where school_year = ? and is_marked group by 1",
+                "'{m}/objectivity_markers/*.parquet' where school_year = ? and is_marked group by 1",
                 year,
             )
         )
@@ -430,7 +432,7 @@ def test_every_number_in_the_tables_equals_the_marts(reports, later_reports, mar
             for p, v, c, s in sql(
                 marts,
                 "select previous_value, indicator_value, change, is_suppressed from "
-                "'{m}/school_dynamics.parquet' where school_year = ? and is_negative_dynamics "
+                "'{m}/school_dynamics/*.parquet' where school_year = ? and is_negative_dynamics "
                 "and municipality_name = ?",
                 year,
                 municipality,
@@ -442,7 +444,7 @@ def test_every_number_in_the_tables_equals_the_marts(reports, later_reports, mar
             for name, v, t, s in sql(
                 marts,
                 "select marker_name_ru, value, threshold, is_suppressed from "
-                "'{m}/objectivity_markers.parquet' where school_year = ? and is_marked "
+                "'{m}/objectivity_markers/*.parquet' where school_year = ? and is_marked "
                 "and municipality_name = ?",
                 year,
                 municipality,
@@ -455,7 +457,7 @@ def test_a_suppressed_cell_prints_the_rule_never_zero(reports, marts, municipali
     _, directory, _ = reports
     suppressed = sql(
         marts,
-        "select territory_name, kpi_name_ru from '{m}/programme_kpis.parquet' where "
+        "select territory_name, kpi_name_ru from '{m}/programme_kpis/*.parquet' where "
         "school_year = ? and territory_level = 'municipality' and is_suppressed",
         YEAR,
     )
@@ -496,10 +498,17 @@ def test_a_later_year_has_the_line_chart_over_the_years(later_reports, marts):
     region = directory / f"{REGION}.docx"
     with zipfile.ZipFile(region) as z:
         media = [n for n in z.namelist() if n.startswith("word/media/") and n.endswith(".png")]
-    [[survey]] = sql(marts, "select count(*) from '{m}/survey_results.parquet' where school_year = ?", year)
+    [[survey]] = sql(marts, "select count(*) from '{m}/survey_results/*.parquet' where school_year = ?", year)
     # bar chart by procedure, line chart over the years, and the survey chart if there was a survey that year
     assert len(media) == 2 + (survey > 0), media
     assert "все муниципальные образования, доля «2» ВПР; опубликована" in docx_text(region)
+
+
+def _write_mart(con: duckdb.DuckDBPyConnection, marts: Path, mart: str) -> None:
+    """Table t as the mart's only part in a copy of the marts (its former parts removed)."""
+    for part in mart_files(marts, mart):
+        part.unlink()
+    con.execute(f"copy t to '{marts / mart / 'all.parquet'}' (format parquet)")
 
 
 def test_a_municipality_without_shnor_gets_the_short_spravka(reports, marts, municipalities, tmp_path):
@@ -519,10 +528,9 @@ def test_a_municipality_without_shnor_gets_the_short_spravka(reports, marts, mun
             "list_transitions": "is_in_list = false, is_entered = false, is_stayed = false, is_exited = false, "
             "status = 'not_in_list'",
         }.items():
-            path = copy / f"{mart}.parquet"
-            con.execute(f"create table t as select * from read_parquet('{path}')")
+            con.execute(f"create table t as select * from read_parquet('{mart_parquet(copy, mart)}')")
             con.execute(f"update t set {sets} where municipality_name = ?", [quiet])
-            con.execute(f"copy t to '{path}' (format parquet)")
+            _write_mart(con, copy, mart)
             con.execute("drop table t")
     spravka = build_spravka(YearMarts(copy, YEAR), quiet)
     docx = write_docx(spravka, tmp_path / "out")
@@ -587,11 +595,10 @@ def test_the_mentoring_effect_prints_its_interval_and_its_sentence(marts, tmp_pa
 
     copy = tmp_path / "marts"
     shutil.copytree(marts, copy, ignore=shutil.ignore_patterns("*.duckdb"))
-    path = copy / "mentoring_effect.parquet"
     credible = "Эффект наставничества на долю «2»: −13,8 п.п. (95% ДИ от −18,8 до −8,7)"
     zero = "Эффект наставничества на средний первичный балл неотличим от нуля"
     with duckdb.connect() as con:
-        con.execute(f"create table t as select * from read_parquet('{path}') limit 0")
+        con.execute(f"create table t as select * from read_parquet('{mart_parquet(copy, 'mentoring_effect')}') limit 0")
         con.execute(
             "insert into t (cohort_school_year, school_year, isbsh_category, settlement_group, indicator, "
             "treated_schools, comparison_schools, did, did_ci_low, did_ci_high, is_credible, conclusion_ru) values "
@@ -599,7 +606,7 @@ def test_the_mentoring_effect_prints_its_interval_and_its_sentence(marts, tmp_pa
             "(?, ?, 'all', 'all', 'mean_primary_score', 7, 8, 0.4, -0.35, 1.15, true, ?)",
             [YEAR, YEAR, credible, YEAR, YEAR, zero],
         )
-        con.execute(f"copy t to '{path}' (format parquet)")
+        _write_mart(con, copy, "mentoring_effect")
     docx = write_docx(build_spravka(YearMarts(copy, YEAR), REGION_NAME), tmp_path / "out")
     assert sorted(rows_or_none(docx_tables(docx), "Когорта", "Вывод")) == sorted(
         [

@@ -1,11 +1,19 @@
-"""Publish the marts' Parquet files (see publish.py) to PostgreSQL: one table <schema>.<mart> per file.
+"""Publish the marts' Parquet parts (see publish.py) to PostgreSQL: one table <schema>.<mart> per mart, updated by
+school year.
 
-A table is replaced atomically for readers. For each mart, in ONE transaction:
-  1. a new table <schema>.<mart>__loading is created and filled with COPY;
-  2. it gets its comments (COMMENT ON TABLE: the mart's Russian label and description; COMMENT ON COLUMN: each
-     column's Russian label) and is analysed;
-  3. the old <schema>.<mart> is dropped and the new table renamed to <mart>;
-  4. commit.
+The schema holds a table `_publication_parts (mart, part, fingerprint, rows)`: the parts (school years, or `all`)
+each table was last filled from. Per mart, in ONE transaction (publishers of a schema take turns on an advisory lock):
+  - if the table exists with the same columns (names and types) and the mart is published by school year, only the
+    parts whose fingerprint differs from `_publication_parts` are replaced: that school year's rows are deleted and
+    the part's file is COPYed in; the rows of school years no longer published are deleted. A reader sees the old
+    rows or the new ones (MVCC), never a mix;
+  - otherwise (no table yet, columns changed, no parts recorded, an unpartitioned mart that changed) the table is
+    rebuilt whole and swapped in:
+      1. a new table <schema>.<mart>__loading is created and filled with COPY;
+      2. it gets its comments (COMMENT ON TABLE: the mart's Russian label and description; COMMENT ON COLUMN: each
+         column's Russian label) and is analysed;
+      3. the old <schema>.<mart> is dropped and the new table renamed to <mart>;
+Either way `_publication_parts` is updated in the same transaction and the comments are set again, and then commit.
 Until the commit no other session sees the new table (uncommitted catalog rows are invisible to it), and the old table
 is left alone until step 3, which takes its ACCESS EXCLUSIVE lock a moment before the commit. A reader that asks for
 <schema>.<mart> in that moment waits on the lock; once it is granted PostgreSQL looks the name up again and finds the
@@ -18,7 +26,8 @@ Caveats of the swap:
   - the table is rebuilt: privileges, indexes and views on the old table do not carry over (a view that depends on the
     table makes the DROP fail, and the old table stays);
   - the DROP waits for readers that are in the middle of a query on the old table, and new readers queue behind it;
-  - each mart is its own transaction: marts are replaced one after the other, not all at once.
+  - each mart is its own transaction: marts are replaced one after the other, not all at once;
+  - a year-by-year update keeps the table (privileges, indexes and views stay); a rebuild does not.
 Publishers of the same schema are serialised by a transaction-level advisory lock.
 
 Arrow type -> PostgreSQL type:
@@ -48,6 +57,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+
+from pipelines.lib.publish import PARTITION_COLUMN, UNPARTITIONED_PART, Part, mart_parts
 
 LOADING_SUFFIX = "__loading"
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated
@@ -189,50 +200,130 @@ def _connect(conninfo: str) -> psycopg.Connection[Any]:
         ) from None
 
 
-def _publish_one(conn: psycopg.Connection[Any], schema: str, path: Path) -> dict:
-    parquet = pq.ParquetFile(path)
-    arrow_schema = parquet.schema_arrow
+PARTS_TABLE = "_publication_parts"
+
+
+def _parts_table(schema: str) -> sql.Composed:
+    return sql.Identifier(schema, PARTS_TABLE)
+
+
+def _existing_columns(cur: psycopg.Cursor[Any], schema: str, table: str) -> list[tuple[str, str]] | None:
+    """[(column, type as format_type writes it)] of <schema>.<table>, or None if there is no such table."""
+    cur.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+        " join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = %s and c.relname = %s and c.relkind in ('r', 'p') and a.attnum > 0"
+        " and not a.attisdropped order by a.attnum",
+        (schema, table),
+    )
+    rows = cur.fetchall()
+    return [(name, kind) for name, kind in rows] if rows else None
+
+
+def _copy_parts(cur: psycopg.Cursor[Any], table: sql.Composed, names: sql.Composable, parts: list[Part]) -> int:
+    rows = 0
+    for part in parts:
+        parquet = pq.ParquetFile(part.path)
+        with cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(table, names)) as copy:
+            for chunk in _csv_chunks(parquet):
+                copy.write(chunk)
+        rows += cur.rowcount if cur.rowcount >= 0 else parquet.metadata.num_rows
+    return rows
+
+
+def _comment(cur: psycopg.Cursor[Any], table: sql.Composed, arrow_schema: pa.Schema, file_meta: dict[str, str]) -> None:
+    # COMMENT takes no bind parameters: the texts go in as quoted literals
+    comment = _table_comment(file_meta)
+    if comment:
+        cur.execute(sql.SQL("comment on table {} is {}").format(table, sql.Literal(comment)))
+    for column, label in _column_labels(arrow_schema, file_meta).items():
+        cur.execute(sql.SQL("comment on column {}.{} is {}").format(table, sql.Identifier(column), sql.Literal(label)))
+
+
+def _publish_one(conn: psycopg.Connection[Any], schema: str, mart: str, parts: list[Part]) -> dict:
+    arrow_schema = pq.read_schema(parts[0].path)
     file_meta = _metadata(arrow_schema)
-    mart = _identifier(file_meta.get("mart") or path.stem, "таблица / table")
+    _identifier(mart, "таблица / table")
     for f in arrow_schema:
         _identifier(f.name, "столбец / column")
     target = sql.Identifier(schema, mart)
     loading = sql.Identifier(schema, _loading_name(mart))
-    columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(pg_type(f.type))) for f in arrow_schema
-    )
-    names = sql.SQL(", ").join(sql.Identifier(f.name) for f in arrow_schema)
+    wanted = [(f.name, pg_type(f.type)) for f in arrow_schema]
+    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in wanted)
+    names = sql.SQL(", ").join(sql.Identifier(n) for n, _ in wanted)
+    partitioned = PARTITION_COLUMN in arrow_schema.names and all(p.name != UNPARTITIONED_PART for p in parts)
+    new = {p.name: p for p in parts}
 
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s)", (_advisory_key(schema),))
-        cur.execute(sql.SQL("drop table if exists {}").format(loading))
-        cur.execute(sql.SQL("create table {} ({})").format(loading, columns))
-        with cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(loading, names)) as copy:
-            for chunk in _csv_chunks(parquet):
-                copy.write(chunk)
-        rows = cur.rowcount if cur.rowcount >= 0 else parquet.metadata.num_rows
-        # COMMENT takes no bind parameters: the texts go in as quoted literals
-        comment = _table_comment(file_meta)
-        if comment:
-            cur.execute(sql.SQL("comment on table {} is {}").format(loading, sql.Literal(comment)))
-        for column, label in _column_labels(arrow_schema, file_meta).items():
-            cur.execute(
-                sql.SQL("comment on column {}.{} is {}").format(loading, sql.Identifier(column), sql.Literal(label))
+        cur.execute(sql.SQL("select part, fingerprint from {} where mart = %s").format(_parts_table(schema)), (mart,))
+        old = dict(cur.fetchall())
+        changed = [p for p in parts if p.fingerprint is None or old.get(p.name) != p.fingerprint]
+        removed = sorted(set(old) - set(new))
+        existing = _existing_columns(cur, schema, mart)
+        recreate = (
+            existing is None
+            or not old
+            or [(n, _normalised_type(t)) for n, t in existing] != [(n, _normalised_type(t)) for n, t in wanted]
+            or (not partitioned and (changed or removed))
+        )
+        if recreate:
+            # the table is loaded aside and swapped in: the old table is locked only from the drop to the commit
+            cur.execute(sql.SQL("drop table if exists {}").format(loading))
+            cur.execute(sql.SQL("create table {} ({})").format(loading, columns))
+            rows_written = _copy_parts(cur, loading, names, parts)
+            _comment(cur, loading, arrow_schema, file_meta)
+            cur.execute(sql.SQL("analyze {}").format(loading))
+            cur.execute(sql.SQL("drop table if exists {}").format(target))
+            cur.execute(sql.SQL("alter table {} rename to {}").format(loading, sql.Identifier(mart)))
+            cur.execute(sql.SQL("delete from {} where mart = %s").format(_parts_table(schema)), (mart,))
+            written = parts
+        else:
+            # only the changed school years: their rows deleted and their parts copied in, in this transaction
+            for part in [*removed, *(p.name for p in changed)]:
+                cur.execute(
+                    sql.SQL("delete from {} where {} = %s").format(target, sql.Identifier(PARTITION_COLUMN)), (part,)
+                )
+                cur.execute(
+                    sql.SQL("delete from {} where mart = %s and part = %s").format(_parts_table(schema)), (mart, part)
+                )
+            rows_written = _copy_parts(cur, target, names, changed)
+            _comment(cur, target, arrow_schema, file_meta)
+            if changed or removed:
+                cur.execute(sql.SQL("analyze {}").format(target))
+            written = changed
+        if written:
+            cur.executemany(
+                sql.SQL("insert into {} values (%s, %s, %s, %s)").format(_parts_table(schema)),
+                [(mart, p.name, p.fingerprint, p.rows) for p in written],
             )
-        cur.execute(sql.SQL("analyze {}").format(loading))
-        # the swap: the old table is locked only from here to the commit
-        cur.execute(sql.SQL("drop table if exists {}").format(target))
-        cur.execute(sql.SQL("alter table {} rename to {}").format(loading, sql.Identifier(mart)))
-    return {"mart": mart, "table": f"{schema}.{mart}", "rows": rows, "columns": len(arrow_schema)}
+    return {
+        "mart": mart,
+        "table": f"{schema}.{mart}",
+        "rows": sum(p.rows for p in parts),
+        "columns": len(arrow_schema),
+        "recreated": bool(recreate),
+        "parts_written": len(written),
+        "parts_kept": len(parts) - len(written),
+        "parts_removed": len(removed),
+        "rows_written": rows_written,
+    }
 
 
-def publish_to_postgres(conninfo: str, schema: str, parquet_paths: list[Path]) -> list[dict]:
-    """Create or replace table <schema>.<mart> for each Parquet file, atomically for readers (see the module docstring).
-    The schema is created if missing. Returns, per mart: {"mart", "table": "schema.mart", "rows", "columns"}."""
+def _normalised_type(pg: str) -> str:
+    """A column type as pg_type names it and as format_type gives it back, in one spelling."""
+    return pg.replace(", ", ",")
+
+
+def publish_to_postgres(conninfo: str, schema: str, sources: list[Path]) -> list[dict]:
+    """Create or update table <schema>.<mart> for each published mart, atomically for readers (see the module
+    docstring). `sources`: the marts' directories data/marts/<mart>/ (or single Parquet files). The schema and its
+    `_publication_parts` table are created if missing. Returns, per mart: {"mart", "table": "schema.mart", "rows",
+    "columns", "recreated", "parts_written", "parts_kept", "parts_removed", "rows_written"}."""
     _identifier(schema, "схема / schema")
-    paths = [Path(p) for p in parquet_paths]
-    marts = [_metadata(pq.read_schema(p)).get("mart") or p.stem for p in paths]
-    repeated = sorted({m for m in marts if marts.count(m) > 1})
+    marts = [mart_parts(Path(s)) for s in sources]
+    names = [m for m, _ in marts]
+    repeated = sorted({m for m in names if names.count(m) > 1})
     if repeated:
         raise PostgresPublishError(
             f"несколько файлов для одной витрины: {repeated} / several files publish the same mart: {repeated}"
@@ -241,10 +332,28 @@ def publish_to_postgres(conninfo: str, schema: str, parquet_paths: list[Path]) -
         with conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (_advisory_key(schema),))
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            conn.execute(
+                sql.SQL(
+                    "create table if not exists {} (mart text, part text, fingerprint text, rows bigint, "
+                    "primary key (mart, part))"
+                ).format(_parts_table(schema))
+            )
+            conn.execute(
+                sql.SQL("comment on table {} is {}").format(
+                    _parts_table(schema),
+                    sql.Literal(
+                        "Части витрин (учебный год или all) и их отпечатки: обновляются только изменившиеся / the "
+                        "parts of each mart (a school year or all) and their fingerprints: only the changed ones "
+                        "are replaced"
+                    ),
+                )
+            )
         published = []
-        for path, mart in zip(paths, marts, strict=True):
+        for mart, parts in marts:
+            if not parts:
+                continue
             try:
-                published.append(_publish_one(conn, schema, path))
+                published.append(_publish_one(conn, schema, mart, parts))
             except psycopg.Error as err:
                 # the mart's transaction is rolled back: its table, if any, is as it was
                 raise PostgresPublishError(

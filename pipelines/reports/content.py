@@ -140,13 +140,15 @@ def _group(rows: list[dict], key) -> dict:
 
 
 def school_years_in_marts(marts_dir: Path) -> list[str]:
-    path = marts_dir / "municipality_summary.parquet"
-    if not path.exists():
+    path = marts_dir / "municipality_summary"
+    if not any(path.glob("*.parquet")):
         return []
     with duckdb.connect() as con:
         return [
             r[0]
-            for r in con.execute("select distinct school_year from read_parquet(?) order by 1", [str(path)]).fetchall()
+            for r in con.execute(
+                "select distinct school_year from read_parquet(?) order by 1", [str(path / "*.parquet")]
+            ).fetchall()
         ]
 
 
@@ -182,7 +184,7 @@ class YearMarts:
                 "select procedure_id, assessment_name, grade, subject_name, municipality_name, "
                 + ", ".join(f"any_value({c}) as {c}" for c in measures)
                 + " from read_parquet(?) where school_year = ? group by all order by municipality_name, procedure_id",
-                [str(self.m["school_year_results"].path), school_year],
+                [self.m["school_year_results"].glob, school_year],
             )
             names = [d[0] for d in cursor.description]
             self.results = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

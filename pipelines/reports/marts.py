@@ -1,7 +1,8 @@
 """Reading the published Parquet marts for the справка, and printing their numbers the Russian way.
 
-Only the published files are read (data/marts/<mart>.parquet), never the warehouse: a cell blanked by the
-small-cell rule stays blank here and is printed with the rule's wording («скрыто (менее 10)»), never as 0.
+Only the published files are read (data/marts/<mart>/*.parquet: one part per school year, or all.parquet), never
+the warehouse: a cell blanked by the small-cell rule stays blank here and is printed with the rule's wording
+(«скрыто (менее 10)»), never as 0.
 """
 
 from __future__ import annotations
@@ -50,29 +51,37 @@ def suppressed_text(min_n: int) -> str:
 
 @dataclass
 class Mart:
-    """One published mart: its file, its rule and when it was published."""
+    """One published mart: its directory of parts, its rule and when it was last published."""
 
     name: str
-    path: Path
+    path: Path  # data/marts/<mart>/
     label_ru: str
     published_at: datetime
     min_n: int | None
     rule: str | None
 
+    @property
+    def glob(self) -> str:
+        """Every part of the mart, as read_parquet reads them."""
+        return str(self.path / "*.parquet")
+
     @classmethod
     def open(cls, marts_dir: Path, name: str) -> Mart:
-        path = marts_dir / f"{name}.parquet"
-        if not path.exists():
+        path = marts_dir / name
+        parts = sorted(path.glob("*.parquet")) if path.is_dir() else []
+        if not parts:
             raise FileNotFoundError(
-                f"нет опубликованной витрины {path} (сначала make demo) / published mart {path} is missing "
-                "(run make demo first)"
+                f"нет опубликованной витрины {path}/*.parquet (сначала make demo) / published mart {path}/*.parquet "
+                "is missing (run make demo first)"
             )
-        meta = {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}
+        meta = {k.decode(): v.decode() for k, v in (pq.read_schema(parts[0]).metadata or {}).items()}
         published = meta.get("published_at")
+        # each part is renamed into place when its content changes (unchanged parts are kept as they are): the
+        # newest part's time is when the mart last changed
         when = (
             datetime.fromisoformat(published)
             if published
-            else datetime.fromtimestamp(path.stat().st_mtime, UTC)  # the file is renamed into place when published
+            else datetime.fromtimestamp(max(p.stat().st_mtime for p in parts), UTC)
         )
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
@@ -89,7 +98,7 @@ class Mart:
     def rows(self, where: str = "true", params: list | None = None, order: str = "1") -> list[dict]:
         with duckdb.connect() as con:
             cursor = con.execute(
-                f"select * from read_parquet(?) where {where} order by {order}", [str(self.path), *(params or [])]
+                f"select * from read_parquet(?) where {where} order by {order}", [self.glob, *(params or [])]
             )
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -104,7 +113,7 @@ class Mart:
     def source(self, selection: str) -> str:
         """The source line under a table or chart: mart, filter, publication time, suppression rule."""
         line = (
-            f"Источник: витрина «{self.label_ru}» ({self.name}.parquet); отбор: {selection}; опубликована "
+            f"Источник: витрина «{self.label_ru}» ({self.name}/*.parquet); отбор: {selection}; опубликована "
             f"{self.published_at:%d.%m.%Y %H:%M} UTC."
         )
         if self.min_n is not None:

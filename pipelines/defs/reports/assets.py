@@ -1,6 +1,6 @@
 """The yearly справка (pipelines/reports/), as a Dagster asset downstream of the published marts it reads:
 
-    published/<mart> (data/marts/<mart>.parquet)  -->  reports/spravka [school year]
+    published/<mart> (data/marts/<mart>/*.parquet)  -->  reports/spravka [school year]
         data/reports/<school year>/<municipality>.docx|.pdf and Регион.docx|.pdf
 
 Its own job, `build_reports`, started by the sensor `reports_after_marts` after every successful
