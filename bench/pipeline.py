@@ -77,6 +77,15 @@ def run(data_dir: Path, school_years: list[str] | None = None, targets: str = "p
             for e in result.all_events
             if e.event_type_value == "STEP_SUCCESS" and e.step_key == "warehouse_dbt_models"
         )
+        # what the Parquet publication wrote and kept (parts are school years of a mart)
+        parquet = {"parts_written": 0, "parts_kept": 0, "rows_written": 0}
+        for event in result.get_asset_materialization_events():
+            metadata = event.materialization.metadata
+            databases = ("analyst_database", "postgres_marts")
+            if event.asset_key.path[0] == "published" and event.asset_key.path[-1] not in databases:
+                for key in parquet:
+                    parquet[key] += int(metadata[key].value)
+        out["parquet_published"] = parquet
     ingest_seconds = sum(r["seconds"] for r in out["ingest_runs"])
     out |= {
         "ingest_seconds": round(ingest_seconds, 2),
