@@ -191,6 +191,24 @@ def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settin
     assert _rows_and_log(settings)[:2] == _expected(rows)
 
 
+def test_a_staging_file_left_after_the_swap_is_removed_when_the_same_file_comes_again(settings: Settings):
+    """A load killed after its rows were swapped in, before it removed its staging file: the next load of the same
+    file is unchanged (it stages nothing) and removes the leftover, unless a load of the source holds the lock."""
+    import fcntl
+
+    write_pupils(settings, pupil_rows(50))
+    load_school_year(PUPILS, settings, YEAR)
+    stage_dir = settings.data_dir / "staging" / PUPILS.name
+    leftover = stage_dir / "checked.duckdb"
+    with (stage_dir / ".lock").open("w") as held:  # a load of the source is running: its file is in use
+        fcntl.flock(held, fcntl.LOCK_EX)
+        leftover.write_bytes(b"left by a killed load")
+        assert load_school_year(PUPILS, settings, YEAR).unchanged
+        assert leftover.exists()
+    assert load_school_year(PUPILS, settings, YEAR).unchanged
+    assert not list(stage_dir.glob("*.duckdb*"))
+
+
 def test_the_same_file_is_checked_again_when_its_registry_changed(settings: Settings):
     rows = pupil_rows(400)
     write_pupils(settings, rows)

@@ -419,6 +419,21 @@ def _stage_streamed(load: _Load, path: Path, con, key, block_bytes: int, progres
     return staged.rules
 
 
+def _remove_leftover_staging(stage_dir: Path) -> None:
+    """Remove the staging file a load of this source left when it was killed after its rows were swapped in but
+    before it cleaned up (the same file loaded again is then unchanged and stages nothing). Only when no load of the
+    source holds the lock: a running load's file is in use."""
+    if not stage_dir.is_dir():
+        return
+    with (stage_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        for stale in stage_dir.glob("*.duckdb*"):
+            stale.unlink()
+
+
 def load_school_year(
     spec: SourceSpec, settings: Settings, school_year: str, progress: Progress | None = None
 ) -> LoadResult:
@@ -438,6 +453,7 @@ def load_school_year(
     load.registry_load_id = registry[0] if registry else None
     # nothing new: the same files, under the same contract, matched against the same registry
     if current is not None and current[1:] == (load.digest, spec.contract_version, load.registry_load_id):
+        _remove_leftover_staging(settings.data_dir / "staging" / spec.name)
         return LoadResult(current[0], spec.name, school_year, load.path, load.digest, 0, 0, 0, (), unchanged=True)
 
     config = ingest_settings()
