@@ -30,7 +30,8 @@ def main() -> None:
         env=env,
         check=True,
     )
-    dbt_docs = DBT_PROJECT_DIR / "target" / "static_index.html"
+    # dbt writes into its target path: dbt_project/target, or DBT_TARGET_PATH (dbt's own variable) when set
+    dbt_docs = DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target") / "static_index.html"
     lines = [f"dbt docs (модели, колонки, происхождение данных / models, columns, lineage): {dbt_docs}"]
     if (settings.data_dir / "gx").exists():
         context = gx.get_context(mode="file", project_root_dir=str(settings.data_dir))
