@@ -176,7 +176,7 @@ def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settin
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     code = (
         "from pipelines.lib.ingest import load_school_year; from pipelines.lib.sources import load_sources; "
-        "from pipelines.settings import Settings; "
+        "from pipelines.settings import Settings; print('imported', flush=True); "
         f"r = load_school_year(load_sources()['vpr_pupil_results'], Settings.from_env(), {YEAR!r}); "
         "print('loaded', r.rows_loaded, flush=True)"
     )
@@ -184,8 +184,9 @@ def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settin
     with lock_path.open("w") as held:  # another load of the source holds its staging file
         fcntl.flock(held, fcntl.LOCK_EX)
         proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "imported"
         with pytest.raises(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)  # imports take a few seconds, the load under a second: it is waiting
+            proc.wait(timeout=5)  # the load itself takes under a second: it is waiting for the lock
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0 and out.strip() == f"loaded {len(rows)}"
     assert _rows_and_log(settings)[:2] == _expected(rows)
