@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipelines.sample_region import RegionParams, RegionTruth, generate_region
@@ -109,6 +110,15 @@ def loaded_region(tmp_path_factory: pytest.TempPathFactory):
     """The small region generated and materialised end to end (ingest -> dbt -> publish), once per session:
     tests that change a file put it back (test_quarantine), so every module sees the same warehouse."""
     yield from _loaded_region(tmp_path_factory.mktemp("region"))
+
+
+def warehouse_rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of a query on a region's warehouse, opened read-only and closed again."""
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
 
 
 def mart_parquet(marts_dir: Path, name: str) -> str:

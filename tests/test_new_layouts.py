@@ -31,6 +31,7 @@ from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.readers import detect_encoding
 from pipelines.lib.sources import load_source, load_sources
 from pipelines.settings import CONFIG_DIR, PROJECT_ROOT, Settings
+from tests.conftest import warehouse_rows
 
 PORTAL_ROWS = [  # (row index into the registry, grade, subject, participants, share of «2» as written)
     (0, 5, "Математика", 25, "12,5"),
@@ -102,11 +103,7 @@ class NewLayouts:
     isbsh: dict[str, float] = field(default_factory=dict)
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        return warehouse_rows(self.settings, sql, params)
 
 
 def _registry(warehouse: Path, school_year: str) -> list[dict]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import openpyxl
 import pytest
 import yaml
@@ -23,6 +22,7 @@ from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.readers import ExportReadError, read_export
 from pipelines.lib.sources import load_source, load_sources
 from pipelines.settings import CONFIG_DIR, PROJECT_ROOT, Settings
+from tests.conftest import warehouse_rows
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "real_exports"
 WORKBOOK = FIXTURES / "ЕГЭ по школам - Еврейская автономная область 2022-2024.xlsx"
@@ -109,11 +109,7 @@ class Loaded:
     logins: dict[tuple[str, str], str]
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
-        con = duckdb.connect(str(self.settings.warehouse_path), read_only=True)
-        try:
-            return con.execute(sql, params or []).fetchall()
-        finally:
-            con.close()
+        return warehouse_rows(self.settings, sql, params)
 
 
 @pytest.fixture(scope="module")

@@ -532,10 +532,10 @@ def build_analyst_database(sources: list[Path], target: Path, memory_limit: str 
             new = {p.name: p for p in parts}
             changed = [p for p in parts if p.fingerprint is None or old.get(p.name) != p.fingerprint]
             removed = sorted(set(old) - set(new))
-            partitioned = all(p.name != UNPARTITIONED_PART for p in parts) and PARTITION_COLUMN in {
-                c for c, _ in _describe(con, f"select * from read_parquet({_sql_text(str(parts[0].path))})")
-            }
             wanted_columns = _describe(con, f"select * from {_read_parts_sql(parts)}")
+            partitioned = all(p.name != UNPARTITIONED_PART for p in parts) and PARTITION_COLUMN in {
+                c for c, _ in wanted_columns
+            }
             recreate = (
                 name not in tables
                 or not old
