@@ -228,8 +228,9 @@ def main() -> None:
 
 def breakdown(r: dict[str, Measured]) -> str:
     """The national year's wall time by phase: P's loads (read = transcode + HMAC + typing + rule columns into
-    the staging file; validate = the Great Expectations suite; load = the transactional swap into the
-    warehouse), dbt, publishing and start-up, beside D's steps."""
+    the load's staged table in the warehouse; validate = the Great Expectations suite; load = the transactional
+    swap: rows counted, the staged table renamed, the view redefined), dbt, publishing and start-up, beside D's
+    steps."""
     p, d = r["P year"].output, r["D year"].output
     lines = ["| P year: phase | s | D year: step | s |", "|---|---|---|---|"]
     left = [(f"{x['asset']} read / validate / swap", f"{x['read']} / {x['validate']} / {x['load']}")
@@ -265,14 +266,14 @@ def analysis(r: dict[str, Measured]) -> str:
     d_loads = sum(v for k, v in r["D year"].output.get("seconds", {}).items() if k.startswith("load"))
     written = {"parts_written": "?", "rows_written": 0, "parts_kept": "?"} | oi.get("parquet_published", {})
     return f"""**Per-row cost (marginal_ratio_vs_duckdb).** A national year costs P {p_marg:.1f} s more than the tiny
-one, D {d_marg:.1f} s. P's {p_marg:.1f} s: reading, transcoding, HMAC, typing and the rule columns into the
-staging file {read:.1f} s (D reads, hashes and persists in {d_loads:.1f} s); the contract (Great Expectations:
+one, D {d_marg:.1f} s. P's {p_marg:.1f} s: reading, transcoding, HMAC, typing and the rule columns, written once
+into the warehouse, {read:.1f} s (D reads, hashes and persists in {d_loads:.1f} s); the contract (Great Expectations:
 16, 19 and 15 expectations on the ВПР, ОГЭ and ЕГЭ files, the uniqueness of pupil × subject among them) {contract:.1f} s;
-the transactional swap into the warehouse {swap:.1f} s; dbt {dbt:.1f} s; publishing {publish:.1f} s; the rest
+the transactional swap (rows counted, the staged table renamed, the view redefined) {swap:.1f} s; dbt {dbt:.1f} s; publishing {publish:.1f} s; the rest
 (Dagster, file hashing, the load log) {rest:.1f} s. D has no counterpart for the contract and the swap — the
 guarantees of the brief (a broken file changes nothing, nothing is half-written, every violation named): without
-them the ratio would be {(p_marg - contract - swap) / d_marg:.2f}. What remains above D is the second write of
-every row (staging file, then warehouse) and dbt's aggregation and tests beside D's single query.
+them the ratio would be {(p_marg - contract - swap) / d_marg:.2f}. What remains above D is the rule columns and
+typed values written beside every row, and dbt's aggregation and tests beside D's single query.
 
 **Cost of a new year (increment_ratio).** Adding school year {", ".join(oi.get("school_years", []))} to five
 loaded ones took {pi.wall:.1f} s against {py.wall:.1f} s for that year alone: ingest {oi.get("ingest_seconds")} s
@@ -291,11 +292,10 @@ per year, about a second on six national years).
 **Against the analyst's script (year_vs_pandas_plain).** The pandas script without pupil codes (Pd0) makes the
 school figures of a national year in {r["Pd0 year"].wall:.1f} s (peak {r["Pd0 year"].peak_gib:.2f} GiB); P takes
 {py.wall:.1f} s for the same year alone. P's extra is the work Pd0 does not do: every pupil code pseudonymised
-and every row kept (read, HMAC and staging {read:.1f} s, the swap {swap:.1f} s), the contract ({contract:.1f} s),
+and every row kept (read, HMAC and writing {read:.1f} s, the swap {swap:.1f} s), the contract ({contract:.1f} s),
 every mart of the warehouse rather than one table (dbt {dbt:.1f} s) and the published copies ({publish:.1f} s).
-Writing each row once (staging inside the warehouse file instead of a staging file copied in by the swap) is
-the step left; it would remove the swap, not the reading and hashing, which alone take P longer than Pd0's whole
-script: the warehouse keeps every pupil row, pseudonymised, and the script keeps none.
+Each row is written once (the staged table becomes the load's by a rename); reading and hashing alone take P
+about as long as Pd0's whole script: the warehouse keeps every pupil row, pseudonymised, and the script keeps none.
 
 **Memory (peak_rss_gib).** The pipeline's peak, {peak:.2f} GiB, is the sum over the Dagster process and dbt's
 process: DuckDB is capped in each (`duckdb_memory_limit` in `pipelines/config/ingest.yaml` and

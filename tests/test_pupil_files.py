@@ -162,12 +162,23 @@ def test_a_load_killed_at_any_point_leaves_the_previous_rows_and_the_rerun_compl
     assert result.unchanged or result.rows_loaded == len(second)
     statuses = [status for _, status in _rows_and_log(settings)[3]]
     assert statuses == ["superseded", "loaded"]
-    assert not list((settings.data_dir / "staging").rglob("*.duckdb*"))
+    # the warehouse keeps the table of the current load only: no staged rows, no superseded load's table
+    loaded = {lid for lid, status in _rows_and_log(settings)[3] if status == "loaded"}
+    assert _load_tables(settings) == {"vpr_pupil_results__columns", *loaded}
 
 
-def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settings):
-    """A source's loads stage at one path: a second process loading the same source (a daemon's run beside
-    `make demo`) waits for the first instead of removing its staging file."""
+def _load_tables(settings: Settings) -> set[str]:
+    """The tables holding the rows of loads of the pupil source (and its family's columns)."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'raw_loads' and table_name like 'vpr_pupil%'"
+        ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_two_loads_of_one_source_take_turns_on_its_staged_table(settings: Settings):
+    """A source's loads stage in one table: a second process loading the same source (a daemon's run beside
+    `make demo`) waits for the first instead of dropping its staged table."""
     import fcntl
 
     rows = pupil_rows(400)
@@ -181,7 +192,7 @@ def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settin
         "print('loaded', r.rows_loaded, flush=True)"
     )
     env = {**os.environ, "EDUWH_DATA_DIR": str(settings.data_dir)}
-    with lock_path.open("w") as held:  # another load of the source holds its staging file
+    with lock_path.open("w") as held:  # another load of the source holds its staged table
         fcntl.flock(held, fcntl.LOCK_EX)
         proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "imported"
@@ -192,22 +203,53 @@ def test_two_loads_of_one_source_take_turns_on_its_staging_file(settings: Settin
     assert _rows_and_log(settings)[:2] == _expected(rows)
 
 
-def test_a_staging_file_left_after_the_swap_is_removed_when_the_same_file_comes_again(settings: Settings):
-    """A load killed after its rows were swapped in, before it removed its staging file: the next load of the same
-    file is unchanged (it stages nothing) and removes the leftover, unless a load of the source holds the lock."""
+def test_a_staged_table_left_by_a_killed_load_is_dropped_when_the_same_file_comes_again(settings: Settings):
+    """A load killed while staging a corrected file leaves its staged table; the original file dropped again is
+    unchanged (it stages nothing) and drops the leftover, unless a load of the source holds the lock."""
     import fcntl
 
     write_pupils(settings, pupil_rows(50))
     load_school_year(PUPILS, settings, YEAR)
+    current = _load_tables(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute('create table raw_loads."vpr_pupil_results__staging" as select 1 as left_by_a_killed_load')
     stage_dir = settings.data_dir / "staging" / PUPILS.name
-    leftover = stage_dir / "checked.duckdb"
-    with (stage_dir / ".lock").open("w") as held:  # a load of the source is running: its file is in use
+    with (stage_dir / ".lock").open("w") as held:  # a load of the source is running: its table is in use
         fcntl.flock(held, fcntl.LOCK_EX)
-        leftover.write_bytes(b"left by a killed load")
         assert load_school_year(PUPILS, settings, YEAR).unchanged
-        assert leftover.exists()
+        assert _load_tables(settings) == current | {"vpr_pupil_results__staging"}
     assert load_school_year(PUPILS, settings, YEAR).unchanged
-    assert not list(stage_dir.glob("*.duckdb*"))
+    assert _load_tables(settings) == current
+
+
+def test_a_raw_table_of_a_warehouse_from_before_is_adopted_and_dropped_with_its_last_load(settings: Settings):
+    """Warehouses written before loads kept tables of their own hold each family's rows in one table raw.<family>:
+    it becomes the table of the loads it holds, its rows stay visible, and it goes when they are superseded."""
+    first, second = pupil_rows(30, variant=0), pupil_rows(40, variant=1)
+    write_pupils(settings, first)
+    load_school_year(PUPILS, settings, YEAR)
+    with duckdb.connect(str(settings.warehouse_path)) as con:  # the same rows as the previous version kept them
+        con.execute("create table raw.vpr_before as select * from raw.vpr_pupil_results")
+        con.execute("drop view raw.vpr_pupil_results")
+        for (table,) in con.execute("select table_name from ingest.load_tables where family = 'vpr_pupil_results'").fetchall():
+            con.execute(f"drop table {table}")
+        con.execute("delete from ingest.load_tables where family = 'vpr_pupil_results'")
+        con.execute('drop table raw_loads."vpr_pupil_results__columns"')
+        con.execute("alter table raw.vpr_before rename to vpr_pupil_results")
+
+    assert load_school_year(PUPILS, settings, YEAR).unchanged
+    assert _rows_and_log(settings)[:2] == _expected(first)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
+                                 "where table_schema = 'raw' and table_name like 'vpr_pupil%'").fetchall())
+    assert kinds == {"vpr_pupil_results": "VIEW", "vpr_pupil_results__before_load_tables": "BASE TABLE"}
+
+    write_pupils(settings, second, name="ВПР исправленный.csv")
+    load_school_year(PUPILS, settings, YEAR)
+    assert _rows_and_log(settings)[:2] == _expected(second)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        left = con.execute("select count(*) from information_schema.tables where table_name like '%before_load_tables'")
+        assert left.fetchone()[0] == 0
 
 
 def test_the_same_file_is_checked_again_when_its_registry_changed(settings: Settings):

@@ -1,7 +1,7 @@
-"""A source's data contract as a Great Expectations suite, run on the load's staging file.
+"""A source's data contract as a Great Expectations suite, run on the load's checked rows.
 
-The rules come from the source's YAML (see staging.build_checked); the suite checks the `checked` table of
-the staging DuckDB file through GE's SQL datasource, so a file of 11 million rows is validated inside DuckDB
+The rules come from the source's YAML (see staging.checked_select); the suite checks the load's staged table in
+the warehouse (or `checked` in check-export's scratch file) through GE's SQL datasource, so a file of 11 million rows is validated inside DuckDB
 and never pulled into Python. Every violation names the file, the row as the person on duty sees it, the
 column (header text and canonical name), the rule and the offending text.
 
@@ -127,7 +127,7 @@ def _clean(value: Any) -> Any:
 
 
 def _close(datasource) -> None:
-    """Close GE's persisted DuckDB connection, so the staging file can be attached by the warehouse."""
+    """Close GE's persisted DuckDB connection, so the load can open the file again to write."""
     engine = getattr(datasource, "_execution_engine", None)
     connection = getattr(engine, "_connection", None)
     if connection is not None:
@@ -173,13 +173,15 @@ def _suite(context, gx_project_root: Path | None, suite_name: str, rules: list[R
 _DEFINITIONS: dict[tuple[str, str], tuple] = {}  # (project, definition) -> what it was last saved with
 
 
-def _definition(context, gx_project_root: Path | None, name: str, stage_path: Path, memory_limit, suite):
-    """The validation definition of a source: its datasource (the staging file), table asset and batch
+def _definition(
+    context, gx_project_root: Path | None, name: str, stage_path: Path, table: StagedTable, memory_limit, suite
+):
+    """The validation definition of a source: its datasource (the DuckDB file), table asset and batch
     definition, saved in the GE project only when they change. Each save rewrites great_expectations.yml,
-    which costs more than validating a small file; a source stages every load at the same path, so its
+    which costs more than validating a small file; a source stages every load in the same table, so its
     definition is saved once per process."""
     key = (str(gx_project_root), name)
-    wanted = (str(stage_path), memory_limit, suite.name)  # the definition reads the suite's current rules
+    wanted = (str(stage_path), table, memory_limit, suite.name)  # the definition reads the suite's current rules
     if gx_project_root is not None and _DEFINITIONS.get(key) == wanted:
         return context.validation_definitions.get(name)
     datasource = context.data_sources.add_or_update_sql(
@@ -187,7 +189,7 @@ def _definition(context, gx_project_root: Path | None, name: str, stage_path: Pa
         connection_string=f"duckdb:///{stage_path}",
         kwargs={"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}},
     )
-    asset = datasource.add_table_asset(name="checked", table_name="checked")
+    asset = datasource.add_table_asset(name="checked", table_name=table.name, schema_name=table.schema)
     batch_definition = asset.add_batch_definition_whole_table("file")
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
@@ -206,6 +208,14 @@ def build_data_docs(gx_project_root: Path) -> Path | None:
     return data_docs_index(gx_project_root)
 
 
+@dataclass(frozen=True)
+class StagedTable:
+    """The table a load's checked rows are in: `name` in `schema` (None: the file's default schema)."""
+
+    name: str = "checked"
+    schema: str | None = None
+
+
 def validate_staged(
     suite_name: str,
     asset_name: str,
@@ -219,14 +229,15 @@ def validate_staged(
     keyed_headers: dict[tuple[str, str], str] | None = None,
     several_files: bool = False,
     run_name: str | None = None,
+    table: StagedTable = StagedTable(),
 ) -> ContractResult:
-    """Run the rules on `checked` in the staging file. With a GE project root, the suite and the result are kept
+    """Run the rules on the checked rows (`table` in the DuckDB file `stage_path`). With a GE project root, the suite and the result are kept
     there; the Data Docs (<root>/gx/uncommitted/data_docs/local_site/index.html) are rebuilt when the contract
     fails, and otherwise once per run by build_data_docs."""
     started = time.perf_counter()
     context = _context(gx_project_root)
     suite = _suite(context, gx_project_root, suite_name, rules)
-    definition = _definition(context, gx_project_root, asset_name, stage_path, memory_limit, suite)
+    definition = _definition(context, gx_project_root, asset_name, stage_path, table, memory_limit, suite)
     result_format = {
         "result_format": "SUMMARY",
         # long layouts: the key says which of the wide row's cells a violating row came from

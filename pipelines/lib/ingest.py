@@ -3,15 +3,15 @@
     data/raw/<source folder>/<school year>/<files>           (only ever read; several files load as one)
     data/raw/<source folder>/<any folder>/<files>            (a multi-year source: each row's year from a column)
         -> read_export / stream_export: text cells under canonical names
-        -> staging file data/staging/<source>/checked.duckdb: `checked`, built block by block (pupil
-           codes pseudonymised on the way in, typed values, one column per rule)
-        -> contract: Great Expectations on `checked`
+        -> the load's checked rows, written once into the warehouse (raw_loads."<source>__staging"),
+           block by block: pupil codes pseudonymised on the way in, typed values, one column per rule
+        -> contract: Great Expectations on that table
         -> failed: report, GE result and (unless it holds personal data) a copy of the file in
            data/quarantine/<source>/<year>/, a record in ingest.quarantine and ingest.load_log,
-           ContractViolation raised; the warehouse keeps what it had
-        -> passed: one transaction swaps the school year's rows, keeps rows of unknown schools in
-           ingest.rejected_rows, marks the previous load superseded and logs this one
-        -> the staging file is deleted
+           ContractViolation raised, the staged table dropped; the warehouse keeps what it had
+        -> passed: one transaction renames the staged table to the load's (raw_loads."<load id>"), keeps rows
+           of unknown schools in ingest.rejected_rows, marks the previous load superseded (its table dropped),
+           logs this one and redefines the view raw.<family> over the current loads
 
 The same files (sha256) under the same contract version, matched against the same registry load, are not loaded
 twice. Schools are matched to the registry of the row's school year by Логин ОО, ОГРН, ИНН or name
@@ -38,7 +38,7 @@ import yaml
 
 from pipelines.lib import warehouse
 from pipelines.lib.config_schema import validate_ingest
-from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate_staged
+from pipelines.lib.contracts import ContractResult, StagedTable, Violation, data_docs_index, validate_staged
 from pipelines.lib.pseudonymise import load_key
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, key_column, read_export, stream_export
 from pipelines.lib.registry_match import explain_unmatched, normalise_school_name, registry_keys, registry_rows
@@ -276,14 +276,32 @@ class _Load:
         return f"{self.started:%Y%m%dT%H%M%S}__{self.digest[:12]}"
 
 
-def _unmatched_notes(load: _Load, stage_path: Path, config: dict, limit: int = 10) -> list[str]:
+@dataclass(frozen=True)
+class _Checked:
+    """Where a load's checked rows are: a table of a DuckDB file (the warehouse, or check-export's scratch file)."""
+
+    path: Path
+    table: StagedTable
+
+    @property
+    def sql(self) -> str:
+        return f"{self.table.schema}.{q(self.table.name)}" if self.table.schema else q(self.table.name)
+
+
+def _staged_in_warehouse(spec: SourceSpec, settings: Settings) -> _Checked:
+    """A load's staged table, as Great Expectations reads it: through a view of the default schema (GE's check of
+    a compound key drops the schema of the table it reads)."""
+    return _Checked(settings.warehouse_path, StagedTable(f"{spec.name}__checked"))
+
+
+def _unmatched_notes(load: _Load, checked: _Checked, config: dict, limit: int = 10) -> list[str]:
     """For the report: each school the registry did not find (or found twice), with the nearest registry names."""
     rm = load.spec.registry_match
     if rm is None:
         return []
-    with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
+    with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
         values = con.execute(
-            f"select {q(rm.column + '__unknown')}, min({q(SOURCE_ROW)}) from checked "
+            f"select {q(rm.column + '__unknown')}, min({q(SOURCE_ROW)}) from {checked.sql} "
             f"where {q(rm.column + '__unknown')} is not null and school_year = ? group by 1 order by 2 limit {limit}",
             [load.school_year],
         ).fetchall()
@@ -372,7 +390,9 @@ def _quarantine(
     return ContractViolation(message, target, violations)
 
 
-def _stage_streamed(load: _Load, path: Path, con, key, block_bytes: int, progress: Progress | None) -> list[Rule]:
+def _stage_streamed(
+    load: _Load, path: Path, con, table: str, key, block_bytes: int, progress: Progress | None
+) -> list[Rule]:
     spec = load.spec
     export = stream_export(spec, path, load.school_year, block_bytes)
     load.headers = {**export.headers, **load.headers}
@@ -400,6 +420,7 @@ def _stage_streamed(load: _Load, path: Path, con, key, block_bytes: int, progres
         report,
         trimmed=True,
         source_file=path.name,
+        table=table,
     )
     if staged.repeated_headers:
         reason = "повтор строки заголовка / repeated header row"
@@ -419,10 +440,10 @@ def _stage_streamed(load: _Load, path: Path, con, key, block_bytes: int, progres
     return staged.rules
 
 
-def _remove_leftover_staging(stage_dir: Path) -> None:
-    """Remove the staging file a load of this source left when it was killed after its rows were swapped in but
-    before it cleaned up (the same file loaded again is then unchanged and stages nothing). Only when no load of the
-    source holds the lock: a running load's file is in use."""
+def _drop_leftover_staging(con, spec: SourceSpec, stage_dir: Path) -> None:
+    """Drop the staged table a load of this source left when it was killed before its rows were swapped in or
+    quarantined (the same file loaded again is then unchanged and stages nothing). Only when no load of the
+    source holds the lock: a running load's table is in use."""
     if not stage_dir.is_dir():
         return
     with (stage_dir / ".lock").open("w") as lock:
@@ -430,8 +451,7 @@ def _remove_leftover_staging(stage_dir: Path) -> None:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return
-        for stale in stage_dir.glob("*.duckdb*"):
-            stale.unlink()
+        con.execute(f"drop table if exists {warehouse.staging_table(spec.name)}")
 
 
 def load_school_year(
@@ -446,35 +466,38 @@ def load_school_year(
     load_id = f"{spec.name}:{school_year}:{started:%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:8]}"
     load = _Load(spec, settings, school_year, paths, digests, load_id, started)
 
+    stage_dir = settings.data_dir / "staging" / spec.name
     with warehouse.connect(settings.warehouse_path) as con:
         warehouse.ensure_raw_table(con, spec.table, spec.raw_columns)
         current = warehouse.current_load(con, spec.name, school_year)
         registry = warehouse.current_load(con, REGISTRY_SOURCE, school_year) if spec.registry_match else None
-    load.registry_load_id = registry[0] if registry else None
-    # nothing new: the same files, under the same contract, matched against the same registry
-    if current is not None and current[1:] == (load.digest, spec.contract_version, load.registry_load_id):
-        _remove_leftover_staging(settings.data_dir / "staging" / spec.name)
-        return LoadResult(current[0], spec.name, school_year, load.path, load.digest, 0, 0, 0, (), unchanged=True)
+        load.registry_load_id = registry[0] if registry else None
+        # nothing new: the same files, under the same contract, matched against the same registry
+        if current is not None and current[1:] == (load.digest, spec.contract_version, load.registry_load_id):
+            _drop_leftover_staging(con, spec, stage_dir)
+            return LoadResult(current[0], spec.name, school_year, load.path, load.digest, 0, 0, 0, (), unchanged=True)
 
     config = ingest_settings()
     key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
     if spec.registry_match:
         load.registry = load_registry(settings, school_year)
-    # A source's loads stage at one path, so its GE validation definition stays the same and is not saved again
-    # for every load. They take turns on it: one run at a time does that already, and the lock makes two
-    # processes on the same data directory (a daemon's run and `make demo`) wait for each other. The lock goes
-    # with the process, also when it is killed.
-    stage_dir = settings.data_dir / "staging" / spec.name
+    # A source's loads stage in one table, so its GE validation definition stays the same and is not saved again
+    # for every load. They take turns on it: one run at a time does that already, and the lock (a file in
+    # data/staging/<source>/) makes two processes on the same data directory (a daemon's run and `make demo`)
+    # wait for each other. The lock goes with the process, also when it is killed.
     stage_dir.mkdir(parents=True, exist_ok=True)
     lock = (stage_dir / ".lock").open("w")
     fcntl.flock(lock, fcntl.LOCK_EX)
-    stage_path = stage_dir / "checked.duckdb"
+    checked, staged = _staged_in_warehouse(spec, settings), warehouse.staging_table(spec.name)
+    swapped = False
     try:
-        for stale in stage_dir.glob("*.duckdb*"):  # left by a crashed load of this source
-            stale.unlink()
         try:
             t_read = time.perf_counter()
-            rules = _stage(load, stage_path, config, key, progress)
+            with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+                # a staged table left by a killed load of this source goes first
+                con.execute(f"drop table if exists {staged}")
+                rules = _stage(load, con, staged, config, key, progress)
+                con.execute(f"create or replace view {checked.sql} as select * from {staged}")
             load.timings["read"] = time.perf_counter() - t_read
         except ExportReadError as exc:
             columns = (exc.column,) if exc.column else ()
@@ -487,7 +510,7 @@ def load_school_year(
         result = validate_staged(
             f"{spec.name}.v{spec.contract_version}",
             spec.name,
-            stage_path,
+            checked.path,
             rules,
             load.headers,
             load.label,
@@ -497,23 +520,26 @@ def load_school_year(
             load.keyed_headers,
             several_files=len(load.paths) > 1,
             run_name=f"{spec.name} {school_year}",
+            table=checked.table,
         )
         load.timings["validate"] = result.seconds
         if not result.success:
-            _add_duplicate_rows(result, stage_path, config)
+            _add_duplicate_rows(result, checked, config)
             raise _quarantine(
                 load,
                 f"нарушен контракт {spec.name} v{spec.contract_version}",
                 result.violations,
                 result.ge_result,
-                _unmatched_notes(load, stage_path, config),
+                _unmatched_notes(load, checked, config),
             )
         t_swap = time.perf_counter()
-        loaded, rejected, match_rate = _swap_in(load, stage_path, config["duckdb_memory_limit"])
+        loaded, rejected, match_rate = _swap_in(load, staged, config["duckdb_memory_limit"])
+        swapped = True
         load.timings["load"] = time.perf_counter() - t_swap
     finally:
-        for leftover in stage_dir.glob(f"{stage_path.name}*"):
-            leftover.unlink()
+        if not swapped:  # refused, or failed: its rows go (a kill leaves them for the next load to drop)
+            with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+                con.execute(f"drop table if exists {staged}")
         lock.close()
     return LoadResult(
         load_id,
@@ -536,42 +562,41 @@ def load_school_year(
     )
 
 
-def _stage(load: _Load, stage_path: Path, config: dict, key, progress: Progress | None) -> list[Rule]:
-    """Read the load's files into the staging file's `checked` table; return the contract's rules."""
+def _stage(load: _Load, scon, table: str, config: dict, key, progress: Progress | None) -> list[Rule]:
+    """Read the load's files into the checked table `table` on the connection; return the contract's rules."""
     spec = load.spec
     rules: list[Rule] = []
-    with open_stage(stage_path, config["duckdb_memory_limit"]) as scon:
-        if spec.registry_match:
-            stage_registry(scon, registry_keys(load.registry, spec.registry_match.by))
-        if spec.survey:
-            stage_answer_options(scon, spec)
-        for path in load.paths:
-            if spec.stream:
-                rules = _stage_streamed(load, path, scon, key, config["stream_block_bytes"], progress)
-                continue
-            raw = read_export(spec, path, load.school_year)
-            load.headers = {**raw.headers, **load.headers}
-            load.keyed_headers = {**raw.keyed_headers, **load.keyed_headers}
-            load.ignored += raw.ignored_headers
-            for reason, n in raw.dropped.items():
-                load.dropped[reason] = load.dropped.get(reason, 0) + n
-            load.rows_per_file[path.name] = raw.rows_read
-            load.notes += [f"{path.name}: {ru} / {en}" for _, ru, en in raw.refused_sheets]
-            frame = raw.frame
-            if spec.registry_match and spec.registry_match.by == "name":
-                column = pl.col(spec.registry_match.column)
-                frame = frame.with_columns(
-                    column.map_elements(normalise_school_name, return_dtype=pl.String).alias(MATCH_KEY)
-                )
-            names = [c for c in frame.columns if c != SOURCE_ROW]
-            rules = stage_checked(
-                scon, spec, load.school_year, names, [frame.to_arrow()], key, source_file=path.name
-            ).rules
-        if spec.multi_year:
-            year_rows = scon.execute("select count(*) from checked where school_year = ?", [load.school_year])
-            load.rows_read = year_rows.fetchone()[0]
-        else:
-            load.rows_read = sum(load.rows_per_file.values())
+    if spec.registry_match:
+        stage_registry(scon, registry_keys(load.registry, spec.registry_match.by))
+    if spec.survey:
+        stage_answer_options(scon, spec)
+    for path in load.paths:
+        if spec.stream:
+            rules = _stage_streamed(load, path, scon, table, key, config["stream_block_bytes"], progress)
+            continue
+        raw = read_export(spec, path, load.school_year)
+        load.headers = {**raw.headers, **load.headers}
+        load.keyed_headers = {**raw.keyed_headers, **load.keyed_headers}
+        load.ignored += raw.ignored_headers
+        for reason, n in raw.dropped.items():
+            load.dropped[reason] = load.dropped.get(reason, 0) + n
+        load.rows_per_file[path.name] = raw.rows_read
+        load.notes += [f"{path.name}: {ru} / {en}" for _, ru, en in raw.refused_sheets]
+        frame = raw.frame
+        if spec.registry_match and spec.registry_match.by == "name":
+            column = pl.col(spec.registry_match.column)
+            frame = frame.with_columns(
+                column.map_elements(normalise_school_name, return_dtype=pl.String).alias(MATCH_KEY)
+            )
+        names = [c for c in frame.columns if c != SOURCE_ROW]
+        rules = stage_checked(
+            scon, spec, load.school_year, names, [frame.to_arrow()], key, source_file=path.name, table=table
+        ).rules
+    if spec.multi_year:
+        year_rows = scon.execute(f"select count(*) from {table} where school_year = ?", [load.school_year])
+        load.rows_read = year_rows.fetchone()[0]
+    else:
+        load.rows_read = sum(load.rows_per_file.values())
     return rules
 
 
@@ -591,13 +616,14 @@ def check_export(
         registry = [(school_year, login, None, None, None, None) for login in sorted(registry)]
     load.registry = registry or []
     key = load_key(config["default_key_file"], work_dir) if spec.pseudonymise else None
-    stage_path = work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb"
+    checked = _Checked(work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb", StagedTable())
     try:
-        rules = _stage(load, stage_path, config, key, None)
+        with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+            rules = _stage(load, con, checked.sql, config, key, None)
         result = validate_staged(
             spec.name,
             f"{spec.name} check",
-            stage_path,
+            checked.path,
             rules,
             load.headers,
             str(path),
@@ -607,23 +633,23 @@ def check_export(
             load.keyed_headers,
         )
         if not result.success:
-            _add_duplicate_rows(result, stage_path, config)
-        with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
-            frame = con.sql(f"select * from checked order by {q(SOURCE_ROW)}").pl()
+            _add_duplicate_rows(result, checked, config)
+        with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+            frame = con.sql(f"select * from {checked.sql} order by {q(SOURCE_ROW)}").pl()
     finally:
-        for leftover in stage_path.parent.glob(f"{stage_path.name}*"):
+        for leftover in checked.path.parent.glob(f"{checked.path.name}*"):
             leftover.unlink()
     return frame, result, load
 
 
-def _add_duplicate_rows(result: ContractResult, stage_path: Path, config: dict) -> None:
+def _add_duplicate_rows(result: ContractResult, checked: _Checked, config: dict) -> None:
     """GE does not list the rows of a repeated key on SQL data: find the first ones for the report (with their
     files: two files of one folder may hold the same school)."""
-    with open_stage(stage_path, config["duckdb_memory_limit"]) as con:
-        several = con.execute(f"select count(distinct {q(SOURCE_FILE)}) > 1 from checked").fetchone()[0]
+    with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+        several = con.execute(f"select count(distinct {q(SOURCE_FILE)}) > 1 from {checked.sql}").fetchone()[0]
         for i, v in enumerate(result.violations):
             if v.rule in {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique"} and not v.rows:
-                found = first_duplicates(con, v.columns)
+                found = first_duplicates(con, v.columns, table=checked.sql)
                 result.violations[i] = Violation(
                     v.rule,
                     v.columns,
@@ -636,45 +662,40 @@ def _add_duplicate_rows(result: ContractResult, stage_path: Path, config: dict) 
                 )
 
 
-def _swap_in(load: _Load, stage_path: Path, memory_limit: str) -> tuple[int, int, float | None]:
-    """Copy the accepted rows of the load's school year from the staging file into the warehouse in one
-    transaction."""
+def _swap_in(load: _Load, staged: str, memory_limit: str) -> tuple[int, int, float | None]:
+    """Make the staged rows the load's: one transaction renames the staged table to the load's table, keeps the
+    rows of unknown schools aside and shows the accepted rows of the load's school year in raw.<family>."""
     spec = load.spec
-    out = [n for n, _ in spec.raw_columns]
     unknown = f"{spec.registry_match.column}__unknown" if spec.registry_match else None
     this_year = f"school_year = {lit(load.school_year)}"
     accepted = f"where {this_year}" + (f" and {q(unknown)} is null" if unknown else "")
+    typed = ", ".join(f"cast({q(c)} as {t}) as {q(c)}" for c, t in spec.raw_columns)
     select_rows = (
-        f"select school_year, {', '.join(q(c) for c in out)}, {_file_path_sql(load)} as _source_file, "
-        f"{q(SOURCE_ROW)}, {lit(load.load_id)} as _load_id, {lit(spec.name)} as _source from stage.checked {accepted}"
+        f"select school_year, {typed}, {_file_path_sql(load)} as _source_file, {q(SOURCE_ROW)}, "
+        f"{lit(load.load_id)} as _load_id, {lit(spec.name)} as _source "
+        f"from {warehouse.load_table(load.load_id)} {accepted}"
     )
     with warehouse.connect(load.settings.warehouse_path, memory_limit=memory_limit) as con:
-        con.execute(f"attach {lit(str(stage_path))} as stage (read_only)")
-        try:
-            total, rejected = con.execute(
-                f"select count(*), count({q(unknown)}) from stage.checked where {this_year}"
-                if unknown
-                else f"select count(*), 0 from stage.checked where {this_year}"
-            ).fetchone()
-            if spec.multi_year and total == 0:
-                raise NoRowsForYear(
-                    f"{spec.name}: в файлах нет строк {load.school_year} / the files hold no rows of {load.school_year}"
-                )
-            # the share of rows whose school is in the registry, as the contract's `mostly` counts it
-            match_rate = (1 - rejected / total if total else 1.0) if unknown else None
-            loaded = total - rejected
-            notes = list(load.notes)
-            rejected_sql = None
-            if rejected:
-                notes.insert(0, f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected")
-            message = "; ".join(notes) or None
-            if rejected:
-                rejected_sql = _rejected_rows(load, con, unknown)
-            log = load.log_row("loaded", loaded, rejected, match_rate, message)
-            scope = {"school_year": load.school_year, "_source": spec.name}
-            warehouse.replace_school_year(con, spec.table, scope, select_rows, rejected_sql, log, load.file_rows())
-        finally:
-            con.execute("detach stage")
+        total, rejected = con.execute(
+            f"select count(*), count({q(unknown)}) from {staged} where {this_year}"
+            if unknown
+            else f"select count(*), 0 from {staged} where {this_year}"
+        ).fetchone()
+        if spec.multi_year and total == 0:
+            raise NoRowsForYear(
+                f"{spec.name}: в файлах нет строк {load.school_year} / the files hold no rows of {load.school_year}"
+            )
+        # the share of rows whose school is in the registry, as the contract's `mostly` counts it
+        match_rate = (1 - rejected / total if total else 1.0) if unknown else None
+        loaded = total - rejected
+        notes = list(load.notes)
+        rejected_sql = None
+        if rejected:
+            notes.insert(0, f"{rejected} строк неизвестных школ отклонено / rows of unknown schools rejected")
+            rejected_sql = _rejected_rows(load, con, staged, unknown)
+        log = load.log_row("loaded", loaded, rejected, match_rate, "; ".join(notes) or None)
+        family = spec.table.split(".")[1]
+        warehouse.swap_in_load(con, family, staged, select_rows, rejected_sql, log, load.file_rows())
     return loaded, rejected, match_rate
 
 
@@ -685,21 +706,21 @@ def _file_path_sql(load: _Load) -> str:
     return f"case {q(SOURCE_FILE)} {cases} end"
 
 
-def _rejected_rows(load: _Load, con, unknown: str) -> str:
+def _rejected_rows(load: _Load, con, staged: str, unknown: str) -> str:
     """Rows of schools not found in the registry (or whose name fits several), each with why and the nearest
     registry names: written as a CSV beside a short report in the quarantine folder, and returned as the SELECT
     that keeps them in ingest.rejected_rows (values as loaded: pupil codes are already pseudonyms). The reasons
     are worked out once per distinct value; the rows themselves stay in SQL (registered table `unmatched`)."""
     spec = load.spec
     values = con.execute(
-        f"select distinct {q(unknown)} from stage.checked where school_year = ? and {q(unknown)} is not null",
+        f"select distinct {q(unknown)} from {staged} where school_year = ? and {q(unknown)} is not null",
         [load.school_year],
     ).fetchall()
     reasons = {v: explain_unmatched(load.registry, spec.registry_match.by, load.school_year, v) for (v,) in values}
     con.register("unmatched", pa.table({"value": list(reasons), "reason": list(reasons.values())}))
     rows_sql = (
         f"select {q(SOURCE_FILE)} as file_name, {_file_path_sql(load)} as file_path, {q(SOURCE_ROW)} as source_row, "
-        f"c.{q(unknown)} as value, u.reason from stage.checked as c join unmatched as u on u.value = c.{q(unknown)} "
+        f"c.{q(unknown)} as value, u.reason from {staged} as c join unmatched as u on u.value = c.{q(unknown)} "
         f"where c.school_year = {lit(load.school_year)}"
     )
     folder = load.quarantine_folder

@@ -1,14 +1,13 @@
-"""A load's staging file: the export's cells and their checked form, in a DuckDB file of its own.
+"""A load's checked rows: the export's cells and their checked form, built in one pass as the blocks are read.
 
-    data/staging/<source>/checked.duckdb
-        registry the school codes of that school year's registry (when the source is matched against it),
-                 staged first: the rules join it
-        checked  the export's rows, built in one pass over the blocks read: pupil codes pseudonymised on
-                 the way in, typed values beside their text, one column per rule holding the offending text
+    registry  (temporary) the school codes of that school year's registry, when the source is matched against
+              it: staged first, the rules join it
+    the checked table  the export's rows: pupil codes pseudonymised on the way in, typed values beside their
+              text, one column per rule holding the offending text
 
-The contract (Great Expectations) validates `checked`; the warehouse copies the accepted rows from it in one
-transaction. The staging file is deleted afterwards; a crash leaves only a staging file, never a partial
-table, and the next load of that source removes it.
+A load writes the checked table inside the warehouse (warehouse.staging_table: raw_loads."<source>__staging"),
+Great Expectations validates it there, and a load that passes keeps it as its own table, renamed, never copied
+(see warehouse.py). `check-export` builds the same table, `checked`, in a scratch file of its own.
 """
 
 from __future__ import annotations
@@ -77,7 +76,7 @@ def stage_registry(con: duckdb.DuckDBPyConnection, keys: pa.Table) -> None:
     """The registry as the rules join it: (school_year, match_key, login, candidates), one row per key of a
     school year; `candidates` > 1 when a key (a name) fits several schools, which is never guessed."""
     con.register("registry_keys", keys)
-    con.execute("create table registry as select * from registry_keys")
+    con.execute("create or replace temp table registry as select * from registry_keys")
     con.unregister("registry_keys")
 
 
@@ -104,7 +103,7 @@ def stage_answer_options(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> No
             ),
         ),
     )
-    con.execute("create table answer_options as select * from options")
+    con.execute("create or replace temp table answer_options as select * from options")
     con.unregister("options")
 
 
@@ -389,12 +388,13 @@ def stage_checked(
     spec: SourceSpec,
     school_year: str,
     names: list[str],
-    tables: Iterable[pa.Table],
+    blocks: Iterable[pa.Table],
     key: PseudonymKey | None,
     header_texts: dict[str, str] | None = None,
     progress=None,
     trimmed: bool = False,
     source_file: str = "",
+    table: str = "checked",
 ) -> Staged:
     """Build `checked` in one pass over the blocks of text cells: pupil codes hashed, values typed, one
     column per rule. With `header_texts` (canonical name -> header text), a line whose every cell (but
@@ -408,23 +408,23 @@ def stage_checked(
     empty = pa.table({SOURCE_ROW: pa.array([], pa.int64()), **{n: pa.array([], pa.string()) for n in names}})
     con.register("block", empty)
     # a file without rows: `checked` is empty; the files of one load go into one `checked`
-    con.execute(f"create table if not exists checked as {select} limit 0", params)
+    con.execute(f"create table if not exists {table} as {select} limit 0", params)
     con.unregister("block")
     total = kept = 0
     started = time.perf_counter()
-    for table in tables:
+    for block_table in blocks:
         if not trimmed:
-            table = clean_block(table)
+            block_table = clean_block(block_table)
         # several record batches: DuckDB scans them on all its threads
-        table = pa.Table.from_batches(
-            table.to_batches(max_chunksize=max(table.num_rows // 8, 1 << 14)), schema=table.schema
+        block_table = pa.Table.from_batches(
+            block_table.to_batches(max_chunksize=max(block_table.num_rows // 8, 1 << 14)), schema=block_table.schema
         )
-        con.register("block", table)
+        con.register("block", block_table)
         try:
-            kept += con.execute(f"insert into checked {select}", params).fetchone()[0]
+            kept += con.execute(f"insert into {table} {select}", params).fetchone()[0]
         finally:
             con.unregister("block")
-        total += table.num_rows
+        total += block_table.num_rows
         if progress:
             progress(total, time.perf_counter() - started)
     return Staged(total, total - kept, rules)
@@ -444,13 +444,13 @@ def _text_column(col: ColumnSpec) -> str:
 
 
 def first_duplicates(
-    con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit: int = 5
+    con: duckdb.DuckDBPyConnection, key: tuple[str, ...], limit: int = 5, table: str = "checked"
 ) -> list[tuple[int, tuple, str]]:
-    """(first row, key values, file) of the first duplicated keys in `checked`, for the report."""
+    """(first row, key values, file) of the first duplicated keys in the checked rows, for the report."""
     cols = ", ".join(q(c) for c in key)
     rows = con.execute(
         f"select list({q(SOURCE_ROW)} order by {q(SOURCE_FILE)}, {q(SOURCE_ROW)}), "
-        f"list({q(SOURCE_FILE)} order by {q(SOURCE_FILE)}, {q(SOURCE_ROW)}), {cols} from checked group by {cols} "
+        f"list({q(SOURCE_FILE)} order by {q(SOURCE_FILE)}, {q(SOURCE_ROW)}), {cols} from {table} group by {cols} "
         f"having count(*) > 1 order by min({q(SOURCE_ROW)}) limit {limit}"
     ).fetchall()
     return [(row, tuple(r[2:]), file) for r in rows for row, file in zip(r[0], r[1], strict=True)][:limit]

@@ -1,7 +1,15 @@
-"""The warehouse file: raw tables per source, the ingest log and the quarantine register.
+"""The warehouse file: the rows of every load, the raw views over them, the ingest log and the quarantine register.
 
-A school year's rows of a source are replaced in one transaction: readers see either the previous rows or
-the new ones, never a mixture, and a failure leaves the previous rows in place.
+    raw_loads."<source>__staging"   a load's rows as they are read and checked (one per source at a time)
+    raw_loads."<load id>"           the same table once its contract passed: renamed, never copied
+    raw_loads."<family>__columns"   an empty table holding the family's columns and types
+    raw.<family>                    a view: the columns table, then the rows of each current load
+                                    (SELECTs kept in ingest.load_tables), `union all by name`
+
+A load writes its rows once. Its school year is swapped in by one transaction (rename the staged table, record
+the load, drop the superseded load's table, redefine the view): readers see either the previous rows or the
+new ones, never a mixture, and a failure leaves the previous rows in place. A staged table left by a killed
+load is never part of a view, and the next load of its source drops it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import duckdb
 
 INGEST_DDL = """
 create schema if not exists raw;
+create schema if not exists raw_loads;
 create schema if not exists ingest;
 create table if not exists ingest.load_log (
     load_id varchar primary key,
@@ -57,6 +66,12 @@ create table if not exists ingest.quarantine (
     violations json,
     quarantine_path varchar not null,
     quarantined_at timestamp not null
+);
+create table if not exists ingest.load_tables (
+    load_id varchar not null,          -- a load (ingest.load_log) whose rows raw.<family> shows while it is loaded
+    family varchar not null,           -- the view: raw.<family>
+    table_name varchar not null,       -- the table holding the rows: raw_loads."<load id>" (qualified, quoted)
+    select_sql varchar not null        -- the load's rows as the view shows them
 );
 create table if not exists ingest.rejected_rows (
     load_id varchar not null,
@@ -114,40 +129,112 @@ def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
 
 
 BOOKKEEPING = [("_source_file", "varchar"), ("_source_row", "bigint"), ("_load_id", "varchar"), ("_source", "varchar")]
+LOADS = "raw_loads"
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def staging_table(source: str) -> str:
+    """Where a load of the source writes and checks its rows."""
+    return f"{LOADS}.{q(source + '__staging')}"
+
+
+def load_table(load_id: str) -> str:
+    """Where a load's rows stay once its contract passed."""
+    return f"{LOADS}.{q(load_id)}"
+
+
+def _columns_table(family: str) -> str:
+    return f"{LOADS}.{q(family + '__columns')}"
+
+
+def _is_base_table(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
+            "and table_type = 'BASE TABLE'",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[tuple[str, str]]) -> None:
-    """A family's raw table as its source configs describe it (so dbt can run before the first file arrives);
-    columns a newer config adds are added. `_source` says which source config loaded a row (a family's table
-    is shared by all its sources); rows loaded before it existed get it from their load id."""
-    cols = [("school_year", "varchar"), *columns, *BOOKKEEPING]
-    con.execute(f"create table if not exists {table} ({', '.join(f'{n} {t}' for n, t in cols)})")
-    existing = {r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()}
-    for name, sql_type in cols:
-        if name not in existing:
-            con.execute(f"alter table {table} add column {name} {sql_type}")
-    if "_source" not in existing:
-        con.execute(f"update {table} set _source = split_part(_load_id, ':', 1) where _source is null")
+    """A family's raw view as its source configs describe it (so dbt can run before the first file arrives);
+    columns a newer config adds are added. `_source` says which source config loaded a row (a family's view
+    shows all its sources). A raw table of a warehouse written before loads kept their own tables becomes the
+    table of the loads it holds."""
+    family = table.split(".")[1]
+    with transaction(con):
+        if _is_base_table(con, table):
+            _adopt_raw_table(con, table, family)
+        cols = [("school_year", "varchar"), *columns, *BOOKKEEPING]
+        shape = _columns_table(family)
+        con.execute(f"create table if not exists {shape} ({', '.join(f'{n} {t}' for n, t in cols)})")
+        existing = {r[0] for r in con.execute(f"select column_name from (describe {shape})").fetchall()}
+        added = [(n, t) for n, t in cols if n not in existing]
+        for name, sql_type in added:
+            con.execute(f"alter table {shape} add column {name} {sql_type}")
+        if added or not table_exists(con, table):
+            define_raw_view(con, family)
 
 
-def replace_school_year(
+def _adopt_raw_table(con: duckdb.DuckDBPyConnection, table: str, family: str) -> None:
+    """Turn a raw table (a warehouse from before) into the table of the loads whose rows it holds: renamed, not
+    copied, it stays in `raw` beside the view."""
+    names = {r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()}
+    if "_source" not in names:
+        con.execute(f"alter table {table} add column _source varchar")
+    con.execute(f"update {table} set _source = split_part(_load_id, ':', 1) where _source is null")
+    con.execute(f"alter table {table} rename to {q(family + '__before_load_tables')}")
+    adopted = f"raw.{q(family + '__before_load_tables')}"
+    for (load_id,) in con.execute(f"select distinct _load_id from {adopted}").fetchall():
+        quoted = "'" + load_id.replace("'", "''") + "'"
+        row = {
+            "load_id": load_id,
+            "family": family,
+            "table_name": adopted,
+            "select_sql": f"select * from {adopted} where _load_id = {quoted}",
+        }
+        insert_row(con, "ingest.load_tables", row)
+
+
+def define_raw_view(con: duckdb.DuckDBPyConnection, family: str) -> None:
+    """raw.<family>: the family's columns, then the rows of every load of it that is loaded now."""
+    selects = con.execute(
+        "select t.select_sql from ingest.load_tables t join ingest.load_log l using (load_id) "
+        "where t.family = ? and l.status = 'loaded' order by l.source, l.school_year",
+        [family],
+    ).fetchall()
+    parts = [f"select * from {_columns_table(family)}", *(f"({sql})" for (sql,) in selects)]
+    con.execute(f"create or replace view raw.{family} as " + " union all by name ".join(parts))
+
+
+def swap_in_load(
     con: duckdb.DuckDBPyConnection,
-    table: str,
-    scope: dict[str, str],
+    family: str,
+    staged: str,
     select_rows: str,
     rejected: str | None,
     log: dict,
     files: list[dict],
 ) -> None:
-    """Swap a school year's rows of a raw table (for a shared table: the rows of this source's scope),
-    keep the rejected rows, mark the previous load superseded and record the new one with its files: one
-    transaction."""
-    where = " and ".join(f"{k} = ?" for k in scope)
+    """Make a load's staged rows its school year's rows of the source (one transaction): keep the rejected rows,
+    rename the staged table to the load's, mark the previous load superseded and drop its table, record the new
+    load with its files and redefine the family's view. `select_rows` reads the load's table."""
     with transaction(con):
-        con.execute(f"delete from {table} where {where}", list(scope.values()))
-        con.execute(f"insert into {table} by name {select_rows}")
         if rejected:
             con.execute(f"insert into ingest.rejected_rows by name {rejected}")
+        con.execute(f"alter table {staged} rename to {q(log['load_id'])}")
+        previous = [
+            r[0]
+            for r in con.execute(
+                "select load_id from ingest.load_log where source = ? and school_year = ? and status = 'loaded'",
+                [log["source"], log["school_year"]],
+            ).fetchall()
+        ]
         for row in files:
             insert_row(con, "ingest.load_files", row)
         con.execute(
@@ -156,6 +243,28 @@ def replace_school_year(
             [log["load_id"], log["source"], log["school_year"]],
         )
         insert_row(con, "ingest.load_log", log)
+        insert_row(
+            con,
+            "ingest.load_tables",
+            {
+                "load_id": log["load_id"],
+                "family": family,
+                "table_name": load_table(log["load_id"]),
+                "select_sql": select_rows,
+            },
+        )
+        if previous:
+            marks = ", ".join("?" * len(previous))
+            tables = con.execute(
+                f"select distinct table_name from ingest.load_tables where load_id in ({marks})", previous
+            ).fetchall()
+            con.execute(f"delete from ingest.load_tables where load_id in ({marks})", previous)
+            for (name,) in tables:
+                # a table adopted from an old raw table holds several loads: it goes with the last of them
+                users = con.execute("select count(*) from ingest.load_tables where table_name = ?", [name])
+                if not users.fetchone()[0]:
+                    con.execute(f"drop table if exists {name}")
+        define_raw_view(con, family)
 
 
 def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict, files: list[dict]) -> None:
