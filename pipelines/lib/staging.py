@@ -107,14 +107,23 @@ def stage_answer_options(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> No
     con.unregister("options")
 
 
-def _typed(col: ColumnSpec) -> str:
+NUMBER = "__number"
+
+
+def _number(col: ColumnSpec) -> str:
+    """A numeric cell's value as a double: as written, else with spaces dropped and a decimal comma (1 234,5);
+    the second try only for the cells the first one fails on."""
     t = q(col.name + TEXT)
-    if col.type == "string":
-        return t
+    return f"coalesce(try_cast({t} as double), try_cast({NUMBER_TEXT.format(t=t)} as double))"
+
+
+def _typed(col: ColumnSpec) -> str:
+    """A non-text column's typed value, from its text (dates) or its number (`_number`, computed once a row)."""
     if col.type == "date":
+        t = q(col.name + TEXT)
         tries = ", ".join(f"try_strptime({t}, {lit(f)})" for f in DATE_FORMATS)
         return f"cast(coalesce({tries}) as date)"
-    number = f"try_cast({NUMBER_TEXT.format(t=t)} as double)"
+    number = q(col.name + NUMBER)
     if col.type == "int":
         return f"case when {number} = round({number}) then cast({number} as bigint) end"
     return number
@@ -167,12 +176,19 @@ def checked_select(
             ColumnSpec("question_code", "string", (), derived=True),
             ColumnSpec("answer_text", "string", (), derived=True),
         ]
-    texts = []
+    texts, pseudonyms = [], []
     for col in value_columns:
-        raw = q(col.name) if col.name in present else "cast(null as varchar)"
-        # blocks arrive trimmed, blank cells null (see clean_block); a pupil code is hashed once, as it
-        # enters: raw codes never reach the file
-        value = hmac_sql(raw) if col.name in spec.pseudonymise else raw
+        raw = f"cells.{q(col.name)}" if col.name in present else "cast(null as varchar)"
+        value = raw
+        if col.name in spec.pseudonymise and col.name in present:
+            # blocks arrive trimmed, blank cells null (see clean_block); a pupil code is hashed as it enters, once
+            # per distinct code of the block (a pupil has a row per subject): raw codes never reach the table
+            alias = q(f"_pseudonyms_{len(pseudonyms)}")
+            pseudonyms.append(
+                f"left join (select code, {hmac_sql('code')} as pseudonym from (select distinct {q(col.name)} as code "
+                f"from block where {q(col.name)} is not null)) as {alias} on {alias}.code = {raw}"
+            )
+            value = f"{alias}.pseudonym"
         nulls = f"{raw} in ({tokens})" if tokens else "false"
         texts.append(f"case when {nulls} then null else {value} end as {q(_text_column(col))}")
     if spec.multi_year:
@@ -182,6 +198,8 @@ def checked_select(
     if MATCH_KEY in present:
         texts.append(q(MATCH_KEY))
     # a text column is its own typed value: stored once (a pupil code is 64 characters on 11M rows)
+    numeric = [c for c in value_columns if c.type in {"int", "float"}]
+    numbers = [f"{_number(c)} as {q(c.name + NUMBER)}" for c in numeric]
     typed = [f"{_typed(c)} as {q(c.name)}" for c in value_columns if c.type != "string"]
     checks = [f"{lit(v)} as {q(k)}" for k, v in spec.constants.items()]
     checks.append(f"{lit(source_file)} as {q(SOURCE_FILE)}")
@@ -369,11 +387,16 @@ def checked_select(
         )
     sql = f"""
         with cells as (select * from block{f" where not coalesce({where}, false)" if where else ""}),
-        src as (select {q(SOURCE_ROW)}, {", ".join(texts)} from cells),
-        typed as (select {", ".join(["src.*", *typed])} from src)
+        src as (select cells.{q(SOURCE_ROW)}, {", ".join(texts)} from cells {" ".join(pseudonyms)}),
+        numbers as (select {", ".join(["src.*", *numbers])} from src),
+        typed as (select {", ".join([_all_but("numbers", [c.name + NUMBER for c in numeric]), *typed])} from numbers)
         select typed.*, {", ".join(checks)} from typed{join}
     """
     return sql, rules
+
+
+def _all_but(relation: str, columns: list[str]) -> str:
+    return f"{relation}.* exclude ({', '.join(q(c) for c in columns)})" if columns else f"{relation}.*"
 
 
 @dataclass(frozen=True)
