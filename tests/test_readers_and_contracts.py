@@ -191,3 +191,27 @@ def test_an_unreadable_file_is_quarantined_with_a_message_naming_the_file(tmp_pa
     assert "реестр.csv" in err.value.message and "файл пуст" in err.value.message
     assert "весь файл/whole file" in err.value.message and "row 0" not in err.value.message
     assert err.value.quarantine_path.exists()
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_an_expectation_the_validator_cannot_evaluate_is_an_error_not_bad_data(tmp_path: Path, failing: bool):
+    """GE reports an exception inside an expectation as a failed expectation; the contract raises it as an error of
+    the pipeline, whether the rest of the suite passes (first pass only) or fails (the second, detailed pass)."""
+    import duckdb
+
+    from pipelines.lib.contracts import ContractRuntimeError, validate_staged
+    from pipelines.lib.staging import Rule
+
+    stage = tmp_path / "stage.duckdb"
+    with duckdb.connect(str(stage)) as con:
+        con.execute("create table checked as select 2 as _source_row, cast(null as varchar) as school_login")
+    rules = [Rule("not_null", "no_such_column", ("no_such_column",), "значение обязательно", "a value is required")]
+    if failing:
+        rules.append(Rule("not_null", "school_login", ("school_login",), "значение обязательно", "a value is required"))
+    with pytest.raises(ContractRuntimeError, match="the validator failed on expect_column_values_to_not_be_null"):
+        validate_staged("probe", "probe", stage, rules, {}, "probe.csv", None)
+
+    # the same file with the expectation it can evaluate: a violation, reported with its row
+    result = validate_staged("probe", "probe", stage, rules[1:], {}, "probe.csv", None)
+    assert result.success is not failing
+    assert [v.rows for v in result.violations] == ([((2, None),)] if failing else [])
