@@ -162,9 +162,12 @@ def test_a_load_killed_at_any_point_leaves_the_previous_rows_and_the_rerun_compl
     assert result.unchanged or result.rows_loaded == len(second)
     statuses = [status for _, status in _rows_and_log(settings)[3]]
     assert statuses == ["superseded", "loaded"]
-    # the warehouse keeps the table of the current load only: no staged rows, no superseded load's table
+    # the warehouse keeps the table of the current load only: no staged rows, no superseded load's table, and
+    # no view the contract read them through
     loaded = {lid for lid, status in _rows_and_log(settings)[3] if status == "loaded"}
     assert _load_tables(settings) == {"vpr_pupil_results__columns", *loaded}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert not con.execute("select view_name from duckdb_views() where schema_name = 'main' and not internal").fetchall()
 
 
 def _load_tables(settings: Settings) -> set[str]:
@@ -213,6 +216,7 @@ def test_a_staged_table_left_by_a_killed_load_is_dropped_when_the_same_file_come
     current = _load_tables(settings)
     with duckdb.connect(str(settings.warehouse_path)) as con:
         con.execute('create table raw_loads."vpr_pupil_results__staging" as select 1 as left_by_a_killed_load')
+        con.execute('create view "vpr_pupil_results__checked" as select * from raw_loads."vpr_pupil_results__staging"')
     stage_dir = settings.data_dir / "staging" / PUPILS.name
     with (stage_dir / ".lock").open("w") as held:  # a load of the source is running: its table is in use
         fcntl.flock(held, fcntl.LOCK_EX)
@@ -220,6 +224,8 @@ def test_a_staged_table_left_by_a_killed_load_is_dropped_when_the_same_file_come
         assert _load_tables(settings) == current | {"vpr_pupil_results__staging"}
     assert load_school_year(PUPILS, settings, YEAR).unchanged
     assert _load_tables(settings) == current
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert not con.execute("select view_name from duckdb_views() where schema_name = 'main' and not internal").fetchall()
 
 
 def test_a_raw_table_of_a_warehouse_from_before_is_adopted_and_dropped_with_its_last_load(settings: Settings):

@@ -440,7 +440,13 @@ def _stage_streamed(
     return staged.rules
 
 
-def _drop_leftover_staging(con, spec: SourceSpec, stage_dir: Path) -> None:
+def _remove_staging_files(stage_dir: Path) -> None:
+    """A staging file left by a killed load of the versions that staged outside the warehouse (the lock is held)."""
+    for old in stage_dir.glob("*.duckdb*"):
+        old.unlink()
+
+
+def _drop_leftover_staging(con, spec: SourceSpec, settings: Settings, stage_dir: Path) -> None:
     """Drop the staged table a load of this source left when it was killed before its rows were swapped in or
     quarantined (the same file loaded again is then unchanged and stages nothing). Only when no load of the
     source holds the lock: a running load's table is in use."""
@@ -451,7 +457,9 @@ def _drop_leftover_staging(con, spec: SourceSpec, stage_dir: Path) -> None:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return
+        con.execute(f"drop view if exists {_staged_in_warehouse(spec, settings).sql}")
         con.execute(f"drop table if exists {warehouse.staging_table(spec.name)}")
+        _remove_staging_files(stage_dir)
 
 
 def load_school_year(
@@ -474,7 +482,7 @@ def load_school_year(
         load.registry_load_id = registry[0] if registry else None
         # nothing new: the same files, under the same contract, matched against the same registry
         if current is not None and current[1:] == (load.digest, spec.contract_version, load.registry_load_id):
-            _drop_leftover_staging(con, spec, stage_dir)
+            _drop_leftover_staging(con, spec, settings, stage_dir)
             return LoadResult(current[0], spec.name, school_year, load.path, load.digest, 0, 0, 0, (), unchanged=True)
 
     config = ingest_settings()
@@ -493,6 +501,7 @@ def load_school_year(
     try:
         try:
             t_read = time.perf_counter()
+            _remove_staging_files(stage_dir)
             with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
                 # a staged table left by a killed load of this source goes first
                 con.execute(f"drop table if exists {staged}")
@@ -537,8 +546,9 @@ def load_school_year(
         swapped = True
         load.timings["load"] = time.perf_counter() - t_swap
     finally:
-        if not swapped:  # refused, or failed: its rows go (a kill leaves them for the next load to drop)
-            with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+        with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+            con.execute(f"drop view if exists {checked.sql}")
+            if not swapped:  # refused, or failed: its rows go (a kill leaves them for the next load to drop)
                 con.execute(f"drop table if exists {staged}")
         lock.close()
     return LoadResult(

@@ -253,18 +253,21 @@ def swap_in_load(
                 "select_sql": select_rows,
             },
         )
+        families = {family}
         if previous:
             marks = ", ".join("?" * len(previous))
-            tables = con.execute(
-                f"select distinct table_name from ingest.load_tables where load_id in ({marks})", previous
+            superseded = con.execute(
+                f"select distinct table_name, family from ingest.load_tables where load_id in ({marks})", previous
             ).fetchall()
             con.execute(f"delete from ingest.load_tables where load_id in ({marks})", previous)
-            for (name,) in tables:
+            for name, old_family in superseded:
+                families.add(old_family)  # a source moved to another family leaves its old one
                 # a table adopted from an old raw table holds several loads: it goes with the last of them
                 users = con.execute("select count(*) from ingest.load_tables where table_name = ?", [name])
                 if not users.fetchone()[0]:
                     con.execute(f"drop table if exists {name}")
-        define_raw_view(con, family)
+        for name in sorted(families):
+            define_raw_view(con, name)
 
 
 def record_quarantine(con: duckdb.DuckDBPyConnection, record: dict, log: dict, files: list[dict]) -> None:
