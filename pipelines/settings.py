@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines.lib.config_schema import validate_operations
+from pipelines.lib.config_schema import Operations, validate_operations
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -54,6 +54,13 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
+
+
+def operations_settings() -> Operations:
+    """operations.yaml validated, with the defaults of its optional sections (services, alerts, run_end_sensors)
+    filled in."""
+    path = config_dir() / "operations.yaml"
+    return validate_operations(yaml.safe_load(path.read_text(encoding="utf-8")), path)
 
 
 @cache

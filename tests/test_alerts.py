@@ -252,7 +252,8 @@ def test_quarantined_file_sends_one_email_and_one_webhook(
 
 def test_shipped_configuration_has_no_alert_sensor(monkeypatch):
     """Off by default: the shipped operations.yaml configures no channel, so no alert sensor exists."""
-    from pipelines.defs.alerts import channels, operations_settings
+    from pipelines.defs.alerts import channels
+    from pipelines.settings import operations_settings
 
     monkeypatch.setenv("EDUWH_CONFIG_DIR", str(CONFIG_DIR))
     assert channels(operations_settings().alerts) == {}

@@ -134,6 +134,9 @@ def test_code_location_has_jobs_sensors_and_schedule(operated):
     sensor = repo.get_sensor_def("raw_files_sensor")
     assert sensor.job_name == "ingest_school_year"
     assert sensor.minimum_interval_seconds == operations_config()["raw_files_sensor"]["minimum_interval_seconds"]
+    # the sensors acting when a run ends look every 30 s unless operations.yaml says otherwise (run_end_sensors)
+    run_end = {"marts_after_ingest", "marts_after_partial_ingest", "marts_run_summary", "marts_failed_run_summary"}
+    assert {repo.get_sensor_def(name).minimum_interval_seconds for name in run_end} == {30}
     schedule = repo.get_schedule_def("daily_marts_refresh")
     assert (schedule.job_name, schedule.cron_schedule, schedule.execution_timezone) == (
         "build_and_publish_marts", "0 6 * * *", "Europe/Moscow"

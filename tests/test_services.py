@@ -81,11 +81,12 @@ def alive(pid: int) -> bool:
 
 
 def service_config(root: Path, port: int) -> Path:
-    """A copy of pipelines/config/ whose sensor ticks every few seconds and waits 2 s for copies to settle."""
+    """A copy of pipelines/config/ whose sensors tick every few seconds and wait 2 s for copies to settle."""
     config = root / "config"
     shutil.copytree(CONFIG_DIR, config)
     operations = yaml.safe_load((config / "operations.yaml").read_text(encoding="utf-8"))
     operations["raw_files_sensor"].update(minimum_interval_seconds=5, settle_seconds=2)
+    operations["run_end_sensors"] = {"minimum_interval_seconds": 5}
     operations["services"] = {"host": "127.0.0.1", "webserver_port": port}
     (config / "operations.yaml").write_text(yaml.safe_dump(operations, allow_unicode=True), encoding="utf-8")
     return config

@@ -31,22 +31,15 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import yaml
 
 from pipelines.defs.run_summary import CONTRACT_CHECK, RunSummary, summarise_run
-from pipelines.lib.config_schema import Alerts, EmailAlerts, Operations, Services, WebhookAlerts, validate_operations
-from pipelines.settings import PROJECT_ROOT, Settings, config_dir
+from pipelines.lib.config_schema import Alerts, EmailAlerts, Services, WebhookAlerts
+from pipelines.settings import PROJECT_ROOT, Settings, operations_settings
 
 SENT_TAG = "eduwh/alert_{channel}"
 ATTEMPTS, RETRY_SECONDS = 3, 5.0
 NIGHTLY_SCHEDULE = "daily_marts_refresh"
 LAUNCH = ".venv/bin/python -m pipelines.serve launch"
-
-
-def operations_settings() -> Operations:
-    """operations.yaml validated, with the defaults of `services:` and `alerts:` filled in."""
-    path = config_dir() / "operations.yaml"
-    return validate_operations(yaml.safe_load(path.read_text(encoding="utf-8")), path)
 
 
 def channels(alerts: Alerts) -> dict[str, EmailAlerts | WebhookAlerts]:

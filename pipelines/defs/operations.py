@@ -25,7 +25,7 @@ from pipelines.defs.run_summary import summarise_run
 from pipelines.lib.contracts import build_data_docs
 from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.sources import load_sources
-from pipelines.settings import Settings, operations_config
+from pipelines.settings import Settings, operations_config, operations_settings
 
 INGEST_JOB = "ingest_school_year"
 MARTS_JOB = "build_and_publish_marts"
@@ -118,6 +118,7 @@ def build_run_status_sensors(
     all_assets: list,
 ) -> list[dg.SensorDefinition]:
     running = _status(operations_config()["raw_files_sensor"].get("running", True))
+    interval = operations_settings().run_end_sensors.minimum_interval_seconds
 
     @dg.run_status_sensor(
         name="marts_after_ingest",
@@ -125,6 +126,7 @@ def build_run_status_sensors(
         monitored_jobs=[ingest_job],
         request_job=marts_job,
         default_status=running,
+        minimum_interval_seconds=interval,
         description="After an ingest run: its summary, then the marts rebuilt and published if it loaded anything.",
     )
     def marts_after_ingest(context: dg.RunStatusSensorContext):
@@ -136,6 +138,7 @@ def build_run_status_sensors(
         monitored_jobs=[ingest_job],
         request_job=marts_job,
         default_status=running,
+        minimum_interval_seconds=interval,
         description="After an ingest run in which a file was quarantined: its summary, then the marts that do "
         "not depend on that file rebuilt and published.",
     )
@@ -151,6 +154,7 @@ def build_run_status_sensors(
         run_status=dg.DagsterRunStatus.SUCCESS,
         monitored_jobs=[marts_job],
         default_status=running,
+        minimum_interval_seconds=interval,
         description="After a marts run: models built and marts published, in the run's log.",
     )
     def marts_run_summary(context: dg.RunStatusSensorContext):
@@ -161,6 +165,7 @@ def build_run_status_sensors(
         run_status=dg.DagsterRunStatus.FAILURE,
         monitored_jobs=[marts_job],
         default_status=running,
+        minimum_interval_seconds=interval,
         description="After a failed marts run: what was built and published before it stopped, in the run's log.",
     )
     def marts_failed_run_summary(context: dg.RunStatusSensorContext):

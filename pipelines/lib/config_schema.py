@@ -665,10 +665,18 @@ class Alerts(_Config):
     """How often the alert sensors look for finished runs."""
 
 
+class RunEndSensors(_Config):
+    """The sensors that act when a run ends: the marts after an ingest run, the run summaries."""
+
+    minimum_interval_seconds: StrictInt = Field(30, ge=1)
+    """How often they look for runs that ended."""
+
+
 class Operations(_Config):
     """How the warehouse runs unattended. Times are in seconds."""
 
     raw_files_sensor: RawFilesSensor
+    run_end_sensors: RunEndSensors = RunEndSensors()
     daily_marts_refresh: DailyMartsRefresh
     retries: Retries
     services: Services = Services()
