@@ -1,9 +1,9 @@
 """A source's data contract as a Great Expectations suite, run on the load's checked rows.
 
 The rules come from the source's YAML (see staging.checked_select); the suite checks the load's staged table in
-the warehouse (or `checked` in check-export's scratch file) through GE's SQL datasource, so a file of 11 million rows is validated inside DuckDB
-and never pulled into Python. Every violation names the file, the row as the person on duty sees it, the
-column (header text and canonical name), the rule and the offending text.
+the warehouse (or `checked` in check-export's scratch file) through GE's SQL datasource, so a file of 11 million
+rows is validated inside DuckDB and never pulled into Python. Every violation names the file, the row as the
+person on duty sees it, the column (header text and canonical name), the rule and the offending text.
 
 A validator that fails (an exception inside GE) is raised as ContractRuntimeError: an error of the
 pipeline, never reported as bad data.

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.lib.staging import q
+
 INGEST_DDL = """
 create schema if not exists raw;
 create schema if not exists raw_loads;
@@ -130,10 +132,6 @@ def insert_row(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
 
 BOOKKEEPING = [("_source_file", "varchar"), ("_source_row", "bigint"), ("_load_id", "varchar"), ("_source", "varchar")]
 LOADS = "raw_loads"
-
-
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def staging_table(source: str) -> str:
