@@ -88,7 +88,6 @@ class ContractResult:
     success: bool
     violations: list[Violation] = field(default_factory=list)
     ge_result: dict = field(default_factory=dict)
-    rows_checked: int = 0
     expectations: int = 0
     seconds: float = 0.0
 
@@ -185,9 +184,7 @@ def _suite(context, gx_project_root: Path | None, suite_name: str, rules: list[R
 _DEFINITIONS: dict[tuple[str, str], tuple] = {}  # (project, definition) -> what it was last saved with
 
 
-def _definition(
-    context, gx_project_root: Path | None, name: str, stage_path: Path, table: StagedTable, memory_limit, suite
-):
+def _definition(context, gx_project_root: Path | None, name: str, stage_path: Path, table: str, memory_limit, suite):
     """The validation definition of a source: its datasource (the DuckDB file), table asset and batch
     definition, saved in the GE project only when they change. Each save rewrites great_expectations.yml,
     which costs more than validating a small file; a source stages every load in the same table, so its
@@ -201,7 +198,7 @@ def _definition(
         connection_string=f"duckdb:///{stage_path}",
         kwargs={"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}},
     )
-    asset = datasource.add_table_asset(name="checked", table_name=table.name, schema_name=table.schema)
+    asset = datasource.add_table_asset(name="checked", table_name=table)
     batch_definition = asset.add_batch_definition_whole_table("file")
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
@@ -220,14 +217,6 @@ def build_data_docs(gx_project_root: Path) -> Path | None:
     return data_docs_index(gx_project_root)
 
 
-@dataclass(frozen=True)
-class StagedTable:
-    """The table a load's checked rows are in: `name` in `schema` (None: the file's default schema)."""
-
-    name: str = "checked"
-    schema: str | None = None
-
-
 def validate_staged(
     suite_name: str,
     asset_name: str,
@@ -241,7 +230,7 @@ def validate_staged(
     keyed_headers: dict[tuple[str, str], str] | None = None,
     several_files: bool = False,
     run_name: str | None = None,
-    table: StagedTable = StagedTable(),
+    table: str = "checked",
 ) -> ContractResult:
     """Run the rules on the checked rows (`table` in the DuckDB file `stage_path`). With a GE project root, the
     suite and the results are kept there; the Data Docs (<root>/gx/uncommitted/data_docs/local_site/index.html)
@@ -279,10 +268,9 @@ def validate_staged(
     result = run({"result_format": "BOOLEAN_ONLY"}, name)
     if not result.success:
         result = run(result_format, f"{name}, строки нарушений (violating rows)")  # no "/": it names a folder
-    violations, rows_checked = [], 0
+    violations = []
     for r in result.results:
         res = r.result or {}
-        rows_checked = max(rows_checked, int(res.get("element_count") or res.get("observed_value") or 0))
         if r.success:
             continue
         meta = r.expectation_config.meta or {}
@@ -318,7 +306,6 @@ def validate_staged(
         success=result.success and not violations,
         violations=violations,
         ge_result=result.to_json_dict(),
-        rows_checked=rows_checked,
         expectations=len(result.results),
         seconds=time.perf_counter() - started,
     )

@@ -38,7 +38,7 @@ import yaml
 
 from pipelines.lib import warehouse
 from pipelines.lib.config_schema import validate_ingest
-from pipelines.lib.contracts import ContractResult, StagedTable, Violation, data_docs_index, validate_staged
+from pipelines.lib.contracts import ContractResult, Violation, data_docs_index, validate_staged
 from pipelines.lib.pseudonymise import load_key
 from pipelines.lib.readers import SOURCE_ROW, ExportReadError, key_column, read_export, stream_export
 from pipelines.lib.registry_match import explain_unmatched, normalise_school_name, registry_keys, registry_rows
@@ -281,17 +281,17 @@ class _Checked:
     """Where a load's checked rows are: a table of a DuckDB file (the warehouse, or check-export's scratch file)."""
 
     path: Path
-    table: StagedTable
+    table: str  # in the file's default schema
 
     @property
     def sql(self) -> str:
-        return f"{self.table.schema}.{q(self.table.name)}" if self.table.schema else q(self.table.name)
+        return q(self.table)
 
 
 def _staged_in_warehouse(spec: SourceSpec, settings: Settings) -> _Checked:
     """A load's staged table, as Great Expectations reads it: through a view of the default schema (GE's check of
     a compound key drops the schema of the table it reads)."""
-    return _Checked(settings.warehouse_path, StagedTable(f"{spec.name}__checked"))
+    return _Checked(settings.warehouse_path, f"{spec.name}__checked")
 
 
 def _unmatched_notes(load: _Load, checked: _Checked, config: dict, limit: int = 10) -> list[str]:
@@ -626,7 +626,7 @@ def check_export(
         registry = [(school_year, login, None, None, None, None) for login in sorted(registry)]
     load.registry = registry or []
     key = load_key(config["default_key_file"], work_dir) if spec.pseudonymise else None
-    checked = _Checked(work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb", StagedTable())
+    checked = _Checked(work_dir / "staging" / f"check-{uuid.uuid4().hex[:8]}.duckdb", "checked")
     try:
         with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
             rules = _stage(load, con, checked.sql, config, key, None)
