@@ -54,7 +54,7 @@ report-images: setup system-packages
 ## slowest tests listed at the end
 TEST_WORKERS ?= 2
 test: setup system-packages
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 ## docs: dbt docs (lineage, Russian labels) and the GE Data Docs, as files to open (after `make demo`)
 docs: setup

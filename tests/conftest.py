@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from filelock import FileLock
 
 from pipelines.sample_region import RegionParams, RegionTruth, generate_region
 from pipelines.settings import DBT_PROJECT_DIR, Settings
@@ -22,6 +24,30 @@ SMALL_REGION = RegionParams(seed=7, municipalities=3, schools=36, years=3, first
 
 
 _KEY_DIRS: list[Path] = []
+
+
+# The modules that take longest, slowest first (measured with `make test`, which lists the slowest tests). `make
+# test` hands whole modules to its workers in collection order (pytest-xdist's loadfile, --no-loadscope-reorder):
+# starting with these leaves the short ones to fill the end, instead of a worker starting a long one last.
+SLOWEST_MODULES = [
+    "test_operations.py",  # its own region loaded by the sensor, a new year, `make docs`
+    "test_dashboards.py",  # builds the shared region (below) while the other worker runs test_operations; Superset
+    "test_services.py",  # the Dagster daemon and webserver
+    "test_spravka.py",  # LibreOffice
+    "test_bad_input_corpus.py",
+    "test_marts_effects.py",  # its own region
+    "test_incremental_marts.py",
+    "test_new_layouts.py",  # its own region
+    "test_pupil_files.py",
+    "test_identity_through_time.py",  # its own region
+    "test_workbooks.py",  # its own region
+    "test_bench_paths.py",  # its own region
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -53,10 +79,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 class Region:
     """A generated region in its own data directory, with its truth."""
 
-    def __init__(self, data_dir: Path, params: RegionParams):
+    def __init__(self, data_dir: Path, params: RegionParams, truth: RegionTruth | None = None):
+        """Generated into data_dir, or given the truth of a region already there (a copy)."""
         self.settings = Settings(data_dir)
         self.params = params
-        self.truth: RegionTruth = generate_region(params, self.settings.raw_dir, self.settings.truth_dir)
+        self.truth: RegionTruth = truth or generate_region(params, self.settings.raw_dir, self.settings.truth_dir)
 
 
 @pytest.fixture
@@ -67,23 +94,34 @@ def use_data_dir(monkeypatch: pytest.MonkeyPatch):
     return _use
 
 
-def _loaded_region(tmp: Path) -> Iterator[tuple[Region, dg.Definitions, dg.DagsterInstance]]:
-    previous = os.environ.get("EDUWH_DATA_DIR")
-    os.environ["EDUWH_DATA_DIR"] = str(tmp)
-    try:
+def _build_loaded_region(built: Path) -> None:
+    """Generate the small region into built/data and materialise it end to end, with the Dagster instance's
+    history on disk in built/dagster; the truth is kept beside them (truth.pickle)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDUWH_DATA_DIR", str(built / "data"))
         from pipelines.definitions import build_definitions
         from pipelines.runner import materialize_all
 
-        region = Region(tmp, SMALL_REGION)
-        defs = build_definitions()
-        with dg.DagsterInstance.ephemeral() as instance:
-            materialize_all(defs, instance, region.settings)
-            yield region, defs, instance
-    finally:
-        if previous is None:
-            os.environ.pop("EDUWH_DATA_DIR", None)
-        else:
-            os.environ["EDUWH_DATA_DIR"] = previous
+        region = Region(built / "data", SMALL_REGION)
+        (built / "dagster").mkdir()
+        with dg.DagsterInstance.local_temp(str(built / "dagster")) as instance:
+            materialize_all(build_definitions(), instance, region.settings)
+    (built / "truth.pickle").write_bytes(pickle.dumps(region.truth))
+
+
+def _loaded_region(built: Path, tmp: Path) -> Iterator[tuple[Region, dg.Definitions, dg.DagsterInstance]]:
+    """A copy of the region in `built`, in `tmp`: its data directory and the Dagster instance that loaded it.
+    The copy's warehouse still names the files it loaded by their paths under `built` (identical files: a load
+    is known by its files' digests, so the copy's files count as already loaded)."""
+    shutil.copytree(built / "data", tmp / "data")
+    shutil.copytree(built / "dagster", tmp / "dagster")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDUWH_DATA_DIR", str(tmp / "data"))
+        from pipelines.definitions import build_definitions
+
+        region = Region(tmp / "data", SMALL_REGION, truth=pickle.loads((built / "truth.pickle").read_bytes()))
+        with dg.DagsterInstance.local_temp(str(tmp / "dagster")) as instance:
+            yield region, build_definitions(), instance
 
 
 @contextmanager
@@ -107,9 +145,20 @@ def reduced_region(tmp: Path, params: RegionParams, folders: set[str]) -> Iterat
 
 @pytest.fixture(scope="session")
 def loaded_region(tmp_path_factory: pytest.TempPathFactory):
-    """The small region generated and materialised end to end (ingest -> dbt -> publish), once per session:
-    tests that change a file put it back (test_quarantine), so every module sees the same warehouse."""
-    yield from _loaded_region(tmp_path_factory.mktemp("region"))
+    """The small region generated and materialised end to end (ingest -> dbt -> publish), once per test run:
+    under pytest-xdist the first worker to need it builds it in the run's shared folder while the others wait,
+    and each worker then works on a copy of its own (tests that change a file put it back, test_quarantine), so
+    every module sees the same warehouse."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    built = shared / "loaded_region"
+    with FileLock(shared / "loaded_region.lock"):
+        if not (built / ".done").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir()
+            _build_loaded_region(built)
+            (built / ".done").touch()
+    yield from _loaded_region(built, tmp_path_factory.mktemp("region"))
 
 
 def warehouse_rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:
