@@ -110,17 +110,19 @@ def _build_loaded_region(built: Path) -> None:
 
 
 def _loaded_region(built: Path, tmp: Path) -> Iterator[tuple[Region, dg.Definitions, dg.DagsterInstance]]:
-    """A copy of the region in `built`, in `tmp`: its data directory and the Dagster instance that loaded it.
-    The copy's warehouse still names the files it loaded by their paths under `built` (identical files: a load
-    is known by its files' digests, so the copy's files count as already loaded)."""
-    shutil.copytree(built / "data", tmp / "data")
-    shutil.copytree(built / "dagster", tmp / "dagster")
+    """A copy of the region in `built`, in `tmp`, with an in-memory Dagster instance that knows its school years
+    (the build's run history stays in built/dagster: fixture `loaded_region_history`). The copy's warehouse
+    still names the files it loaded by their paths under `built`: the files are identical, and a load is known
+    by its files' digests, so the copy's files count as already loaded."""
+    shutil.copytree(built / "data", tmp, dirs_exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EDUWH_DATA_DIR", str(tmp / "data"))
+        mp.setenv("EDUWH_DATA_DIR", str(tmp))
         from pipelines.definitions import build_definitions
+        from pipelines.defs.ingest.partitions import school_year_partitions
 
-        region = Region(tmp / "data", SMALL_REGION, truth=pickle.loads((built / "truth.pickle").read_bytes()))
-        with dg.DagsterInstance.local_temp(str(tmp / "dagster")) as instance:
+        region = Region(tmp, SMALL_REGION, truth=pickle.loads((built / "truth.pickle").read_bytes()))
+        with dg.DagsterInstance.ephemeral() as instance:
+            instance.add_dynamic_partitions(school_year_partitions.name, list(SMALL_REGION.school_years))
             yield region, build_definitions(), instance
 
 
@@ -144,11 +146,10 @@ def reduced_region(tmp: Path, params: RegionParams, folders: set[str]) -> Iterat
 
 
 @pytest.fixture(scope="session")
-def loaded_region(tmp_path_factory: pytest.TempPathFactory):
-    """The small region generated and materialised end to end (ingest -> dbt -> publish), once per test run:
-    under pytest-xdist the first worker to need it builds it in the run's shared folder while the others wait,
-    and each worker then works on a copy of its own (tests that change a file put it back, test_quarantine), so
-    every module sees the same warehouse."""
+def built_region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the small region generated and materialised end to end (ingest -> dbt -> publish), once per
+    test run: under pytest-xdist the first worker to need it builds it in the run's shared folder while the
+    others wait (make test starts them on modules that do not need it). Tests use copies (`loaded_region`)."""
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     built = shared / "loaded_region"
@@ -158,7 +159,22 @@ def loaded_region(tmp_path_factory: pytest.TempPathFactory):
             built.mkdir()
             _build_loaded_region(built)
             (built / ".done").touch()
-    yield from _loaded_region(built, tmp_path_factory.mktemp("region"))
+    return built
+
+
+@pytest.fixture(scope="session")
+def loaded_region(built_region: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The small region, materialised, in a data directory of this worker's own: tests that change a file put it
+    back (test_quarantine), so every module sees the same warehouse."""
+    yield from _loaded_region(built_region, tmp_path_factory.mktemp("region"))
+
+
+@pytest.fixture(scope="session")
+def loaded_region_history(built_region: Path) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance that materialised the small region (its runs and events, on disk): to read, not to
+    run jobs in."""
+    with dg.DagsterInstance.local_temp(str(built_region / "dagster")) as instance:
+        yield instance
 
 
 def warehouse_rows(settings: Settings, sql: str, params: list | None = None) -> list[tuple]:

@@ -564,10 +564,14 @@ def test_without_libreoffice_the_docx_is_written_and_the_pdf_step_says_why(repor
     assert not list((tmp_path / "reports" / YEAR).glob("*.pdf"))
 
 
-def test_the_sensor_requests_a_report_run_per_school_year_after_the_marts(reports, loaded_region):
+def test_the_sensor_requests_a_report_run_per_school_year_after_the_marts(
+    reports, loaded_region, loaded_region_history
+):
+    """After the marts run that built the region (from the instance that ran it)."""
     from pipelines.defs.operations import MARTS_JOB
 
-    region, defs, instance = loaded_region
+    region, defs, _ = loaded_region
+    instance = loaded_region_history
     [run] = instance.get_runs(filters=dg.RunsFilter(job_name=MARTS_JOB), limit=1)
     [record] = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records
     sensor = defs.get_sensor_def("reports_after_marts")
