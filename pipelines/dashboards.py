@@ -210,23 +210,33 @@ def setup_cwd() -> Path:
 def prepare(setup: SupersetSetup, env: Mapping[str, str] = os.environ) -> dict[str, float]:
     """Migrate Superset's metadata database, set the admin, create the roles and permissions, import the dashboards
     of the repository against the marts. Returns the seconds of each step."""
-    penv = superset_env(setup, env)
-    penv["EDUWH_SUPERSET_MARTS_URI"] = marts_uri(setup, env)
     superset, python = str(venv_bin("superset")), str(venv_bin("python"))
     steps = [
         ("db upgrade", [superset, "db", "upgrade"]),
         ("admin", [python, str(BUNDLE_SCRIPT), "admin", "-", setup.admin_user]),
         ("init", [superset, "init"]),
-        ("import", [python, str(BUNDLE_SCRIPT), "import", str(DASHBOARDS_DIR), setup.admin_user]),
     ]
-    timings = {}
-    for name, args in steps:
-        started = time.monotonic()
-        out = _run(args, penv, f"superset {name}")
-        timings[name] = time.monotonic() - started
-        if name in ("admin", "import"):
-            print(out.strip(), flush=True)
-    return timings
+    timings = {name: _superset_step(name, args, setup, env, echo=name == "admin") for name, args in steps}
+    return {**timings, **import_dashboards(setup, env)}
+
+
+def import_dashboards(setup: SupersetSetup, env: Mapping[str, str] = os.environ) -> dict[str, float]:
+    """Import the repository's dashboards, their charts and datasets, with their database pointed at the marts
+    EDUWH_SUPERSET_DATABASE names (PostgreSQL or the analysts' DuckDB file): the last step of `prepare`, and all
+    that switching a prepared Superset to the other copy of the marts takes."""
+    args = [str(venv_bin("python")), str(BUNDLE_SCRIPT), "import", str(DASHBOARDS_DIR), setup.admin_user]
+    return {"import": _superset_step("import", args, setup, env, echo=True)}
+
+
+def _superset_step(name: str, args: list[str], setup: SupersetSetup, env: Mapping[str, str], echo: bool) -> float:
+    """Run one of Superset's commands in its venv; returns its seconds. `echo`: print what it said."""
+    penv = superset_env(setup, env)
+    penv["EDUWH_SUPERSET_MARTS_URI"] = marts_uri(setup, env)
+    started = time.monotonic()
+    out = _run(args, penv, f"superset {name}")
+    if echo:
+        print(out.strip(), flush=True)
+    return time.monotonic() - started
 
 
 def serve_command(setup: SupersetSetup) -> list[str]:

@@ -205,7 +205,7 @@ def test_export_gives_back_the_repository_files(superset: Superset, tmp_path: Pa
 
 
 def test_the_same_charts_on_the_analysts_duckdb_file(superset: Superset) -> None:
-    """EDUWH_SUPERSET_DATABASE=analyst_duckdb: the same import points the dashboards' database at the analysts' file
+    """EDUWH_SUPERSET_DATABASE=analyst_duckdb: the import (prepare's last step) points the dashboards' database at the analysts' file
     (duckdb-engine in Superset's venv, DuckDB 1.4, read-only); every chart returns the rows it returns from
     PostgreSQL (both are built from the same Parquet marts) and the file is left as it was."""
     charts = superset.get("/api/v1/chart/", q="(page_size:100)")["result"]
@@ -214,13 +214,13 @@ def test_the_same_charts_on_the_analysts_duckdb_file(superset: Superset) -> None
     setup = dashboards.SupersetSetup.from_env(env)
     analyst = setup.data_dir / "marts" / "analyst.duckdb"
     before = analyst.read_bytes()
-    dashboards.prepare(setup, env)
+    dashboards.import_dashboards(setup, env)
     try:
         databases = superset.get("/api/v1/database/")["result"]
         assert [d["backend"] for d in databases] == ["duckdb"]
         on_duckdb = {c["id"]: _chart_rows(superset, c["id"]) for c in charts}
     finally:
-        dashboards.prepare(superset.setup, superset.env)  # back to PostgreSQL for the other tests
+        dashboards.import_dashboards(superset.setup, superset.env)  # back to PostgreSQL for the other tests
     assert on_duckdb == on_postgres
     assert analyst.read_bytes() == before
 
