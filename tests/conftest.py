@@ -83,7 +83,9 @@ class Region:
         """Generated into data_dir, or given the truth of a region already there (a copy)."""
         self.settings = Settings(data_dir)
         self.params = params
-        self.truth: RegionTruth = truth or generate_region(params, self.settings.raw_dir, self.settings.truth_dir)
+        if truth is None:
+            truth = generate_region(params, self.settings.raw_dir, self.settings.truth_dir)
+        self.truth: RegionTruth = truth
 
 
 @pytest.fixture
