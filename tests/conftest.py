@@ -156,10 +156,16 @@ def built_region(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     built = shared / "loaded_region"
     with FileLock(shared / "loaded_region.lock"):
+        if (built / ".failed").exists():  # another worker's build failed: its error is reported there
+            pytest.fail(f"the shared region could not be built (another worker):\n{(built / '.failed').read_text()}")
         if not (built / ".done").exists():
             shutil.rmtree(built, ignore_errors=True)
             built.mkdir()
-            _build_loaded_region(built)
+            try:
+                _build_loaded_region(built)
+            except BaseException as error:
+                (built / ".failed").write_text(repr(error)[:4000])
+                raise
             (built / ".done").touch()
     return built
 
