@@ -205,9 +205,9 @@ def test_export_gives_back_the_repository_files(superset: Superset, tmp_path: Pa
 
 
 def test_the_same_charts_on_the_analysts_duckdb_file(superset: Superset) -> None:
-    """EDUWH_SUPERSET_DATABASE=analyst_duckdb: the import (prepare's last step) points the dashboards' database at the analysts' file
-    (duckdb-engine in Superset's venv, DuckDB 1.4, read-only); every chart returns the rows it returns from
-    PostgreSQL (both are built from the same Parquet marts) and the file is left as it was."""
+    """EDUWH_SUPERSET_DATABASE=analyst_duckdb: the import (prepare's last step) points the dashboards' database at
+    the analysts' file (duckdb-engine in Superset's venv, DuckDB 1.4, read-only); every chart returns the rows it
+    returns from PostgreSQL (both are built from the same Parquet marts) and the file is left as it was."""
     charts = superset.get("/api/v1/chart/", q="(page_size:100)")["result"]
     on_postgres = {c["id"]: _chart_rows(superset, c["id"]) for c in charts}
     env = {**superset.env, "EDUWH_SUPERSET_DATABASE": "analyst_duckdb"}
