@@ -419,7 +419,7 @@ def stage_checked(
     source_file: str = "",
     table: str = "checked",
 ) -> Staged:
-    """Build `checked` in one pass over the blocks of text cells: pupil codes hashed, values typed, one
+    """Build the checked table `table` in one pass over the blocks of text cells: pupil codes hashed, values typed, one
     column per rule. With `header_texts` (canonical name -> header text), a line whose every cell (but
     pupil codes) equals its header is a header repeated inside the file and is dropped. The `registry` and
     `answer_options` tables the rules join must be staged first. `trimmed`: the blocks' cells are trimmed
@@ -430,7 +430,7 @@ def stage_checked(
     params = key.pads if spec.pseudonymise else {}
     empty = pa.table({SOURCE_ROW: pa.array([], pa.int64()), **{n: pa.array([], pa.string()) for n in names}})
     con.register("block", empty)
-    # a file without rows: `checked` is empty; the files of one load go into one `checked`
+    # a file without rows: the table is empty; the files of one load go into one table
     con.execute(f"create table if not exists {table} as {select} limit 0", params)
     con.unregister("block")
     total = kept = 0
@@ -462,7 +462,7 @@ def clean_block(table: pa.Table) -> pa.Table:
 
 
 def _text_column(col: ColumnSpec) -> str:
-    """The column of `checked` holding a column's text as found (after blanks and «х» became null)."""
+    """The column of the checked table holding a column's text as found (after blanks and «х» became null)."""
     return col.name if col.type == "string" else col.name + TEXT
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.staging import q
+from pipelines.lib.staging import lit, q
 
 INGEST_DDL = """
 create schema if not exists raw;
@@ -189,12 +189,11 @@ def _adopt_raw_table(con: duckdb.DuckDBPyConnection, table: str, family: str) ->
     con.execute(f"alter table {table} rename to {q(family + '__before_load_tables')}")
     adopted = f"raw.{q(family + '__before_load_tables')}"
     for (load_id,) in con.execute(f"select distinct _load_id from {adopted}").fetchall():
-        quoted = "'" + load_id.replace("'", "''") + "'"
         row = {
             "load_id": load_id,
             "family": family,
             "table_name": adopted,
-            "select_sql": f"select * from {adopted} where _load_id = {quoted}",
+            "select_sql": f"select * from {adopted} where _load_id = {lit(load_id)}",
         }
         insert_row(con, "ingest.load_tables", row)
 
