@@ -13,10 +13,9 @@ allows one writer per file.
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from pipelines.defs.alerts import build_alert_sensors
-from pipelines.defs.dbt.assets import dbt_executable, dbt_project, warehouse_dbt_models
+from pipelines.defs.dbt.assets import WarehouseDbtCliResource, dbt_executable, dbt_project, warehouse_dbt_models
 from pipelines.defs.ingest.assets import build_ingest_assets
 from pipelines.defs.ingest.partitions import school_year_partitions
 from pipelines.defs.operations import (
@@ -71,7 +70,7 @@ def build_definitions() -> dg.Definitions:
         schedules=[build_daily_schedule(marts_job)],
         resources={
             "warehouse_files": WarehouseResource(data_dir=str(Settings.from_env().data_dir)),
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
+            "dbt": WarehouseDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
         },
         executor=dg.in_process_executor,
     )

@@ -15,11 +15,12 @@ import duckdb
 import psycopg
 import pytest
 
+from pipelines.defs.dbt.assets import remove_old_run_folders
 from pipelines.defs.ingest.assets import CONTRACT_CHECK
 from pipelines.lib.raw_files import scan_raw_files
 from pipelines.lib.sources import load_sources
 from pipelines.sample_region import RegionParams, generate_region
-from pipelines.settings import Settings, operations_config
+from pipelines.settings import DBT_PROJECT_DIR, Settings, operations_config, operations_settings
 from tests.conftest import mart_parquet
 
 # 24 schools keep one unknown school code per file under the 5% match limit, as in a real region
@@ -233,6 +234,10 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
         instance=instance, asset_selection=list(marts_request.asset_selection), raise_on_error=False
     )
     assert marts_run.success
+    # the run's dbt folder keeps its dbt.log at the configured level (info: no SQL statements)
+    (folder,) = (DBT_PROJECT_DIR / "target").glob(f"warehouse_dbt_models-{marts_run.run_id[:7]}-*")
+    levels = {json.loads(line)["info"]["level"] for line in (folder / "dbt.log").read_text().splitlines()}
+    assert operations_settings().dbt_runs.log_level_file == "info" and levels == {"info"}
 
     # every target holds the new year, with the same rows as the warehouse's mart
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -262,8 +267,6 @@ def test_new_school_year_is_picked_up_and_published_everywhere(operated):
         before = con.execute(incremental).fetchall()
     import subprocess
     import sys
-
-    from pipelines.settings import DBT_PROJECT_DIR
 
     dbt = str(Path(sys.executable).parent / "dbt")
     subprocess.run(
@@ -313,3 +316,18 @@ def test_make_docs_builds_dbt_docs_and_data_docs(operated, tmp_path):
     assert json.dumps("Учебный год")[1:-1] in page and "school_year_results" in page
     assert str(data_docs_index(settings.data_dir)) in done.stdout
     assert "olympiad_results" in data_docs_index(settings.data_dir).read_text(encoding="utf-8")
+
+
+def test_only_the_newest_dbt_run_folders_stay(tmp_path):
+    """Each marts run leaves a folder in dbt's target directory: the oldest beyond `keep_runs` are removed, and
+    nothing else there (the project's own manifest, another op's folders) is touched."""
+    names = [f"warehouse_dbt_models-{i:07d}-abcdef0" for i in range(5)]
+    for age, name in enumerate(reversed(names)):  # names[0] is the oldest
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "dbt.log").write_text("{}")
+        os.utime(tmp_path / name, (1_000_000 - age * 60, 1_000_000 - age * 60))
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "other_op-0000000-abcdef0").mkdir()
+    removed = remove_old_run_folders(tmp_path, "warehouse_dbt_models-", keep=2)
+    assert sorted(p.name for p in removed) == names[:3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[3:], "manifest.json", "other_op-0000000-abcdef0"])

@@ -672,6 +672,16 @@ class RunEndSensors(_Config):
     """How often they look for runs that ended."""
 
 
+class DbtRuns(_Config):
+    """dbt in the marts runs: each dbt call keeps its artifacts in a folder of its own under dbt_project/target/."""
+
+    log_level_file: Literal["debug", "info", "warn", "error", "none"] = "info"
+    """The level of the dbt.log in that folder. `debug` adds every SQL statement dbt sends (about 8 MB a run of
+    the sample region, and about 2 s more to write)."""
+    keep_runs: StrictInt = Field(20, ge=1)
+    """How many of the newest folders stay; older ones are removed after each marts run."""
+
+
 class Operations(_Config):
     """How the warehouse runs unattended. Times are in seconds."""
 
@@ -681,6 +691,7 @@ class Operations(_Config):
     retries: Retries
     services: Services = Services()
     alerts: Alerts = Alerts()
+    dbt_runs: DbtRuns = DbtRuns()
 
 
 # ------------------------------------------------------------------------------------------------------- validation

@@ -6,24 +6,38 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, cached_property
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging.version import Version
 
 from pipelines.defs.ingest.assets import asset_key_for
 from pipelines.defs.resources import WarehouseResource
 from pipelines.lib.ingest import ensure_source_tables
 from pipelines.lib.sources import families, load_sources
-from pipelines.settings import DBT_PROJECT_DIR, operations_config
+from pipelines.settings import DBT_PROJECT_DIR, operations_config, operations_settings
 
 
 def dbt_executable() -> str:
     """The dbt installed beside this Python (the project's virtualenv), whether or not it is on PATH."""
     beside = Path(sys.prefix) / "bin" / "dbt"
     return str(beside) if beside.exists() else "dbt"
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, told the version of the dbt it runs instead of asking `dbt --version` in a
+    process of its own at every marts run (2 s): when that dbt is the one beside this Python, it is the dbt-core
+    installed here."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        if self.dbt_executable == dbt_executable() != "dbt":
+            return Version(version("dbt-core"))
+        return super()._cli_version
 
 
 def _put_dbt_on_path() -> None:
@@ -98,8 +112,14 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     ensure_source_tables(warehouse_files.settings, load_sources())
     # Unit tests check the SQL, not the data: they run in `make test` (tests/test_dbt_unit_tests.py), not in every
     # build of the marts, as dbt advises for production runs.
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False)
+    runs = operations_settings().dbt_runs
+    invocation = dbt.cli(
+        ["build", "--exclude-resource-type", "unit_test", "--log-level-file", runs.log_level_file],
+        context=context,
+        raise_on_error=False,
+    )
     yield from invocation.stream()
+    remove_old_run_folders(invocation.target_path.parent, f"{context.op_def.name}-", runs.keep_runs)
     error = invocation.get_error()
     if error is None:
         return
@@ -110,3 +130,14 @@ def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
             max_retries=int(retries["dbt_max_retries"]), seconds_to_wait=float(retries["dbt_delay_seconds"])
         ) from error
     raise error
+
+
+def remove_old_run_folders(target_dir: Path, prefix: str, keep: int) -> list[Path]:
+    """dagster-dbt gives each dbt call a folder of its own in dbt's target directory (<prefix><run>-<id>): keep
+    the newest `keep` of them (by modification time) and remove the others; returns the removed ones."""
+    folders = sorted(
+        (p for p in target_dir.glob(f"{prefix}*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return folders[keep:]
