@@ -7,7 +7,7 @@ MANIFEST := dbt_project/target/manifest.json
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-packages demo report report-images test docs bench ui serve dashboards lint clean
+.PHONY: setup superset-env system-packages demo report report-images test docs bench ui serve dashboards lint clean
 
 # Programs from Debian the report, dashboard and browser tests use: LibreOffice (DOCX → PDF), poppler
 # (pdftotext, pdftoppm), Chromium (dashboard screenshots) and fonts with Cyrillic. Installed with apt-get when
@@ -27,6 +27,11 @@ $(MANIFEST): $(INSTALLED) $(shell find dbt_project -name '*.sql' -o -name '*.yml
 	@touch $@
 
 setup: $(INSTALLED) $(MANIFEST)
+
+# Superset's own environment (.venv-superset/, its pins clash with ours), built by the system's Python; `make test`
+# builds it beside the project's environment (pip uses one core), `make dashboards` on first use.
+superset-env:
+	$(PYTHON) -m pipelines.superset_env
 
 system-packages:
 	@if command -v soffice >/dev/null && command -v pdftoppm >/dev/null && command -v chromium >/dev/null; then :; \
@@ -51,9 +56,11 @@ report-images: setup system-packages
 	$(BIN)/python -m pipelines.report --images $(REPORT_YEAR)
 
 ## test: set up and run the whole suite, a test file per worker on TEST_WORKERS workers (pytest-xdist), the
-## slowest tests listed at the end
-TEST_WORKERS ?= 2
-test: setup system-packages
+## slowest tests listed at the end. Three workers on two cores: the service and dashboard tests spend much of
+## their time waiting for the processes they start.
+TEST_WORKERS ?= 3
+test: system-packages
+	@$(MAKE) --no-print-directory -j2 setup superset-env
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 ## docs: dbt docs (lineage, Russian labels) and the GE Data Docs, as files to open (after `make demo`)

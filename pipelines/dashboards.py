@@ -1,7 +1,7 @@
 """Apache Superset on the published marts, with the dashboards kept in the repository (`make dashboards`).
 
     python -m pipelines.dashboards            # = up: install if needed, prepare, serve on 127.0.0.1 until Ctrl-C
-    python -m pipelines.dashboards install    # only build .venv-superset/ from deploy/superset/requirements.txt
+    python -m pipelines.dashboards install    # only build .venv-superset/ (pipelines/superset_env.py)
     python -m pipelines.dashboards import     # only prepare (migrations, admin, roles, import the dashboards)
     python -m pipelines.dashboards export     # Superset's dashboards -> deploy/superset/dashboards/ (replaced)
 
@@ -20,7 +20,6 @@ of EDUWH_SUPERSET_HOME, never into the repository.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import secrets
@@ -41,15 +40,13 @@ from urllib.parse import quote, urlencode
 import yaml
 
 from pipelines.settings import PROJECT_ROOT, Settings
+from pipelines.superset_env import VENV, install, venv_bin
 
 SUPERSET_DIR = PROJECT_ROOT / "deploy" / "superset"
 DASHBOARDS_DIR = SUPERSET_DIR / "dashboards"
-REQUIREMENTS = SUPERSET_DIR / "requirements.txt"
 SETTINGS_FILE = SUPERSET_DIR / "superset.yaml"
 SUPERSET_CONFIG = SUPERSET_DIR / "superset_config.py"
 BUNDLE_SCRIPT = SUPERSET_DIR / "bundle.py"
-VENV = PROJECT_ROOT / ".venv-superset"
-PIP_VERSION = "26.3"
 URI_PLACEHOLDER = "__EDUWH_MARTS_URI__"
 DATABASES = ("postgres", "analyst_duckdb")
 START_TIMEOUT_S = 180.0  # gunicorn up and /health answering
@@ -97,38 +94,6 @@ class SupersetSetup:
 
 
 # --- the environment ---------------------------------------------------------------------------------------------
-
-
-def _requirements_digest() -> str:
-    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-
-
-def venv_bin(name: str) -> Path:
-    return VENV / "bin" / name
-
-
-def install(python: str | None = None, quiet: bool = True) -> float:
-    """Build .venv-superset/ from the pinned requirements unless it is already built from the same file; returns the
-    seconds spent (0 when reused). Python 3.11: EDUWH_SUPERSET_PYTHON, else python3.11 on PATH."""
-    stamp = VENV / ".installed"
-    digest = _requirements_digest()
-    if stamp.exists() and stamp.read_text().strip() == digest and venv_bin("superset").exists():
-        return 0.0
-    python = python or os.environ.get("EDUWH_SUPERSET_PYTHON") or shutil.which("python3.11")
-    if not python:
-        raise DashboardsError("Superset needs Python 3.11: install python3.11 or set EDUWH_SUPERSET_PYTHON")
-    started = time.monotonic()
-    if VENV.exists():
-        shutil.rmtree(VENV)
-    q = ["--quiet"] if quiet else []
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    subprocess.run([python, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(venv_bin("pip")), "install", *q, f"pip=={PIP_VERSION}"], check=True, env=env)
-    # Every package is pinned in the file (a full pip freeze): --no-deps installs exactly those.
-    subprocess.run([str(venv_bin("pip")), "install", *q, "--no-deps", "-r", str(REQUIREMENTS)], check=True, env=env)
-    subprocess.run([str(venv_bin("pip")), "check"], check=True, env=env, stdout=subprocess.DEVNULL)
-    stamp.write_text(digest + "\n")
-    return time.monotonic() - started
 
 
 def _secret(env: Mapping[str, str], name: str, file: Path, nbytes: int) -> str:
@@ -208,16 +173,11 @@ def setup_cwd() -> Path:
 
 
 def prepare(setup: SupersetSetup, env: Mapping[str, str] = os.environ) -> dict[str, float]:
-    """Migrate Superset's metadata database, set the admin, create the roles and permissions, import the dashboards
-    of the repository against the marts. Returns the seconds of each step."""
-    superset, python = str(venv_bin("superset")), str(venv_bin("python"))
-    steps = [
-        ("db upgrade", [superset, "db", "upgrade"]),
-        ("admin", [python, str(BUNDLE_SCRIPT), "admin", "-", setup.admin_user]),
-        ("init", [superset, "init"]),
-    ]
-    timings = {name: _superset_step(name, args, setup, env, echo=name == "admin") for name, args in steps}
-    return {**timings, **import_dashboards(setup, env)}
+    """Migrate Superset's metadata database, create the roles and permissions, set the admin, import the dashboards
+    of the repository against the marts: in one process of Superset's Python (deploy/superset/bundle.py prepare).
+    Returns its seconds."""
+    args = [str(venv_bin("python")), str(BUNDLE_SCRIPT), "prepare", str(DASHBOARDS_DIR), setup.admin_user]
+    return {"prepare": _superset_step("prepare", args, setup, env, echo=True)}
 
 
 def import_dashboards(setup: SupersetSetup, env: Mapping[str, str] = os.environ) -> dict[str, float]:

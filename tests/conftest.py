@@ -31,8 +31,8 @@ _KEY_DIRS: list[Path] = []
 # starting with these leaves the short ones to fill the end, instead of a worker starting a long one last.
 SLOWEST_MODULES = [
     "test_operations.py",  # its own region loaded by the sensor, a new year, `make docs`
-    "test_dashboards.py",  # builds the shared region (below) while the other worker runs test_operations; Superset
-    "test_services.py",  # the Dagster daemon and webserver
+    "test_dashboards.py",  # builds the shared region (below) while the others run test_operations, test_services
+    "test_services.py",  # the Dagster daemon and webserver: mostly waiting for their processes, the third worker's
     "test_spravka.py",  # LibreOffice
     "test_bad_input_corpus.py",
     "test_marts_effects.py",  # its own region

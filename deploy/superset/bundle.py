@@ -2,9 +2,12 @@
 
 Run by Superset's own Python (`.venv-superset/bin/python`), never by the project's: `pipelines/dashboards.py` calls
 
+    python deploy/superset/bundle.py prepare <dashboards dir> <admin user>  # migrate, roles, admin, import
     python deploy/superset/bundle.py import <dashboards dir> <admin user>   # URI of the marts in EDUWH_SUPERSET_MARTS_URI
     python deploy/superset/bundle.py export <zip file> <admin user>
-    python deploy/superset/bundle.py admin - <admin user>       # password in EDUWH_SUPERSET_ADMIN_PASSWORD
+
+`prepare` does in one process what `superset db upgrade`, `superset init`, the admin user (password in
+EDUWH_SUPERSET_ADMIN_PASSWORD) and `import` would do in four: each start of Superset's Python costs seconds.
 
 with SUPERSET_CONFIG_PATH pointing at deploy/superset/superset_config.py.
 
@@ -128,19 +131,33 @@ def ensure_admin(username: str) -> None:
         print(f"admin user {username}: password set from {ADMIN_PASSWORD_ENV}")
 
 
+def migrate_and_sync_roles() -> None:
+    """`superset db upgrade` (the metadata database's migrations) and `superset init` (permissions and roles)."""
+    from flask_migrate import upgrade
+    from superset import appbuilder, security_manager
+    from superset.extensions import db
+
+    upgrade()
+    appbuilder.add_permissions(update_perms=True)
+    security_manager.sync_role_definitions()
+    db.session.commit()
+    print("metadata database migrated, roles synchronised")
+
+
 def main(argv: list[str]) -> None:
     from superset.app import create_app
 
     action, path, username = argv
+    if action not in ("prepare", "import", "export"):
+        raise SystemExit(f"unknown action {action!r}: prepare, import or export")
     with create_app().app_context():
-        if action == "import":
+        if action == "prepare":
+            migrate_and_sync_roles()
+            ensure_admin(username)
+        if action in ("prepare", "import"):
             import_bundle(Path(path), username)
         elif action == "export":
             export_bundle(Path(path), username)
-        elif action == "admin":
-            ensure_admin(username)
-        else:
-            raise SystemExit(f"unknown action {action!r}: import, export or admin")
 
 
 if __name__ == "__main__":
