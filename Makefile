@@ -90,4 +90,4 @@ lint: setup
 	$(BIN)/ruff check pipelines tests
 
 clean:
-	rm -rf $(VENV) .venv-superset .venv-duckdb14 dbt_project/target dbt_project/logs
+	rm -rf $(VENV) .venv-superset .venv-superset.lock .venv-duckdb14 .venv-duckdb14.lock dbt_project/target dbt_project/logs
