@@ -124,6 +124,18 @@ def test_misspelt_key_in_operations_yaml():
     assert "unknown key 'raw_files_sensor.setle_seconds' — did you mean 'settle_seconds'?" in message
 
 
+def test_dbt_runs_in_operations_yaml_refuse_a_misspelt_key_and_an_unknown_level():
+    raw = shipped("operations.yaml")
+    raw["dbt_runs"] = {"keep_run": 5}
+    assert "unknown key 'dbt_runs.keep_run' — did you mean 'keep_runs'?" in error_of(
+        validate_operations, raw, "operations.yaml"
+    )
+    raw["dbt_runs"] = {"log_level_file": "verbose", "keep_runs": 5}
+    assert "dbt_runs.log_level_file" in error_of(validate_operations, raw, "operations.yaml")
+    raw["dbt_runs"] = {"log_level_file": "debug", "keep_runs": 5}
+    assert validate_operations(raw, "operations.yaml").dbt_runs.keep_runs == 5
+
+
 def test_misspelt_key_in_survey_scales_yaml():
     raw = shipped("survey_scales.yaml")
     rename(raw["agree4"], "top_box", "top_bx")
