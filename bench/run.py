@@ -349,8 +349,8 @@ Parquet in batches. pandas needed {r["Pd six"].peak_gib:.2f} GiB for the same si
 - the fixed cost of a marts run: dbt's file log at `info` instead of `debug` (it wrote every SQL statement, 8 MB a
   run of the test region) and dagster-dbt told dbt's version instead of starting `dbt --version` (2 s): P tiny
   went from 28.6 and 28.7 s (dbt 16.9 and 18.2 s) to 24.8 and 24.4 s (dbt 14.8 and 14.3 s), the two versions run
-  alternately on the same data. (Between the run before and this one the machine slowed down: Pd year took
-  74.6 s there and {r["Pd year"].wall:.1f} s here; compare the ratios, not the seconds.)"""
+  alternately on the same data; P tiny is now measured after an unmeasured run of it (a cold first run took
+  34.3 s and flattered the marginal ratio)."""
 
 
 def write_results(path: Path, r: dict[str, Measured], work: Path, years: int) -> None:
