@@ -174,29 +174,26 @@ def setup_cwd() -> Path:
 
 def prepare(setup: SupersetSetup, env: Mapping[str, str] = os.environ) -> dict[str, float]:
     """Migrate Superset's metadata database, create the roles and permissions, set the admin, import the dashboards
-    of the repository against the marts: in one process of Superset's Python (deploy/superset/bundle.py prepare).
-    Returns its seconds."""
-    args = [str(venv_bin("python")), str(BUNDLE_SCRIPT), "prepare", str(DASHBOARDS_DIR), setup.admin_user]
-    return {"prepare": _superset_step("prepare", args, setup, env, echo=True)}
+    of the repository against the marts: in one process of Superset's Python. Returns its seconds."""
+    return _bundle("prepare", setup, env)
 
 
 def import_dashboards(setup: SupersetSetup, env: Mapping[str, str] = os.environ) -> dict[str, float]:
     """Import the repository's dashboards, their charts and datasets, with their database pointed at the marts
     EDUWH_SUPERSET_DATABASE names (PostgreSQL or the analysts' DuckDB file): the last step of `prepare`, and all
     that switching a prepared Superset to the other copy of the marts takes."""
-    args = [str(venv_bin("python")), str(BUNDLE_SCRIPT), "import", str(DASHBOARDS_DIR), setup.admin_user]
-    return {"import": _superset_step("import", args, setup, env, echo=True)}
+    return _bundle("import", setup, env)
 
 
-def _superset_step(name: str, args: list[str], setup: SupersetSetup, env: Mapping[str, str], echo: bool) -> float:
-    """Run one of Superset's commands in its venv; returns its seconds. `echo`: print what it said."""
+def _bundle(action: str, setup: SupersetSetup, env: Mapping[str, str]) -> dict[str, float]:
+    """`deploy/superset/bundle.py <action>` with the repository's dashboards, in Superset's venv; prints what it said
+    and returns {action: its seconds}."""
     penv = superset_env(setup, env)
     penv["EDUWH_SUPERSET_MARTS_URI"] = marts_uri(setup, env)
+    args = [str(venv_bin("python")), str(BUNDLE_SCRIPT), action, str(DASHBOARDS_DIR), setup.admin_user]
     started = time.monotonic()
-    out = _run(args, penv, f"superset {name}")
-    if echo:
-        print(out.strip(), flush=True)
-    return time.monotonic() - started
+    print(_run(args, penv, f"superset {action}").strip(), flush=True)
+    return {action: time.monotonic() - started}
 
 
 def serve_command(setup: SupersetSetup) -> list[str]:
