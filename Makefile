@@ -17,8 +17,8 @@ DEBIAN_PACKAGES := libreoffice-writer-nogui poppler-utils chromium fonts-dejavu-
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version' 
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	@touch $@
 
 # dbt's manifest, which Dagster reads to build the dbt assets
@@ -28,10 +28,10 @@ $(MANIFEST): $(INSTALLED) $(shell find dbt_project -name '*.sql' -o -name '*.yml
 
 setup: $(INSTALLED) $(MANIFEST)
 
-# Superset's own environment (.venv-superset/, its pins clash with ours), built by the system's Python; `make test`
-# builds it beside the project's environment (pip uses one core), `make dashboards` on first use.
-superset-env:
-	$(PYTHON) -m pipelines.superset_env
+# Superset's own environment (.venv-superset/, its pins clash with ours), installed by the project's uv; `make test`
+# builds it before the suite, `make dashboards` on first use.
+superset-env: $(INSTALLED)
+	$(BIN)/python -m pipelines.superset_env
 
 system-packages:
 	@if command -v soffice >/dev/null && command -v pdftoppm >/dev/null && command -v chromium >/dev/null; then :; \

@@ -1,10 +1,11 @@
 """Apache Superset's own environment, `.venv-superset/`, built from deploy/superset/requirements.txt (a full pip
 freeze: every package pinned; Superset's pins clash with the project's, so it never shares the project's venv).
 
-    python3 -m pipelines.superset_env     # build it unless it is already built from the same requirements
+    .venv/bin/python -m pipelines.superset_env     # build it unless it is already built from the same requirements
 
-Standard library only: `make test` builds it with the system's Python while the project's own environment is
-installed beside it (each pip uses one core). `python -m pipelines.dashboards` calls the same function."""
+The packages are installed by uv, the project's installer (pinned in constraints.txt, beside this Python): a few
+seconds where pip took over half a minute. `make test` builds it before the suite, `python -m pipelines.dashboards`
+on first use."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = PROJECT_ROOT / "deploy" / "superset" / "requirements.txt"
 VENV = PROJECT_ROOT / ".venv-superset"
-PIP_VERSION = "26.3"
 
 
 class SupersetEnvError(RuntimeError):
@@ -47,13 +47,16 @@ def install(python: str | None = None, quiet: bool = True) -> float:
         started = time.monotonic()
         if VENV.exists():
             shutil.rmtree(VENV)
+        uv = Path(sys.executable).parent / "uv"
+        if not uv.exists():
+            raise SupersetEnvError(f"uv is not installed beside {sys.executable}: run `make setup` first")
         q = ["--quiet"] if quiet else []
-        env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        # The standard venv (pip and setuptools in it, as Superset's packages expect), filled by uv
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(venv_bin("pip")), "install", *q, f"pip=={PIP_VERSION}"], check=True, env=env)
+        target = ["--python", str(venv_bin("python"))]
         # Every package is pinned in the file (a full pip freeze): --no-deps installs exactly those.
-        subprocess.run([str(venv_bin("pip")), "install", *q, "--no-deps", "-r", str(REQUIREMENTS)], check=True, env=env)
-        subprocess.run([str(venv_bin("pip")), "check"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run([str(uv), "pip", "install", *q, *target, "--no-deps", "-r", str(REQUIREMENTS)], check=True)
+        subprocess.run([str(uv), "pip", "check", *q, *target], check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(digest + "\n")
         return time.monotonic() - started
 

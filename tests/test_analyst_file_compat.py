@@ -39,17 +39,9 @@ def old_duckdb_python() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not stamp.exists() or stamp.read_text() != REQUIREMENTS.read_text():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(OLD_VENV)], check=True, timeout=120)
+            uv = Path(sys.executable).parent / "uv"  # the project's installer (constraints.txt)
             subprocess.run(
-                [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                    str(REQUIREMENTS),
-                ],
+                [str(uv), "pip", "install", "--quiet", "--python", str(python), "-r", str(REQUIREMENTS)],
                 check=True,
                 timeout=600,
             )
