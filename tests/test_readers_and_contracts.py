@@ -215,3 +215,37 @@ def test_an_expectation_the_validator_cannot_evaluate_is_an_error_not_bad_data(t
     result = validate_staged("probe", "probe", stage, rules[1:], {}, "probe.csv", None)
     assert result.success is not failing
     assert [v.rows for v in result.violations] == ([((2, None),)] if failing else [])
+
+
+def test_a_validation_definition_is_saved_once_and_kept_by_the_next_run(tmp_path: Path, monkeypatch):
+    """great_expectations.yml is rewritten only when a source's validation definition changes: a later run (a new
+    process: the module's caches emptied) validates with the definition an earlier run saved, and a changed
+    setting (the DuckDB memory limit) saves it again. Each run's validation still finds the violation."""
+    import duckdb
+
+    from pipelines.lib import contracts
+    from pipelines.lib.staging import Rule
+
+    stage = tmp_path / "stage.duckdb"
+    with duckdb.connect(str(stage)) as con:
+        con.execute("create table probe__checked as select 2 as _source_row, cast(null as varchar) as school_login")
+    rules = [Rule("not_null", "school_login", ("school_login",), "значение обязательно", "a value is required")]
+    project = tmp_path / "project"
+    project_yml = project / "gx" / "great_expectations.yml"
+
+    def run_in_new_process(memory_limit: str) -> bytes:
+        for cache in ("_CONTEXTS", "_SUITES", "_DEFINITIONS"):
+            monkeypatch.setattr(contracts, cache, {})
+        result = contracts.validate_staged(
+            "probe.v1", "probe", stage, rules, {}, "probe.csv", project, memory_limit, table="probe__checked"
+        )
+        assert [(v.rule, v.rows) for v in result.violations] == [("expect_column_values_to_not_be_null", ((2, None),))]
+        return project_yml.read_bytes()
+
+    first = run_in_new_process("1GB")
+    assert "memory_limit: 1GB" in first.decode()
+    project_yml.write_bytes(first + b"# untouched\n")  # a rewrite would drop this line
+    assert run_in_new_process("1GB").endswith(b"# untouched\n")
+    changed = run_in_new_process("2GB").decode()
+    assert "memory_limit: 2GB" in changed
+    assert "# untouched" not in changed

@@ -184,26 +184,51 @@ def _suite(context, gx_project_root: Path | None, suite_name: str, rules: list[R
 _DEFINITIONS: dict[tuple[str, str], tuple] = {}  # (project, definition) -> what it was last saved with
 
 
+def _stored_definition(context, name: str, connection_string: str, kwargs: dict, table: str, suite_name: str):
+    """The source's validation definition as an earlier run saved it in the GE project, when it is still what this
+    load needs (the same DuckDB file, settings, table and suite); None otherwise."""
+    try:
+        definition = context.validation_definitions.get(name)
+        asset = definition.batch_definition.data_asset
+    except (gx.exceptions.DataContextError, LookupError, ValueError):  # not saved yet, or saved differently
+        return None
+    datasource = asset.datasource
+    same = (
+        str(datasource.connection_string) == connection_string
+        and datasource.kwargs == kwargs
+        and getattr(asset, "table_name", None) == table
+        and definition.suite.name == suite_name
+    )
+    return definition if same else None
+
+
 def _definition(context, gx_project_root: Path | None, name: str, stage_path: Path, table: str, memory_limit, suite):
     """The validation definition of a source: its datasource (the DuckDB file), table asset and batch
     definition, saved in the GE project only when they change. Each save rewrites great_expectations.yml,
-    which costs more than validating a small file; a source stages every load in the same table, so its
-    definition is saved once per process."""
+    which costs more than validating a small file: a source stages every load in the same table, so its
+    definition is saved once (the datasource with its asset and batch definition in one save, not three) and
+    kept from one run to the next."""
     key = (str(gx_project_root), name)
     wanted = (str(stage_path), table, memory_limit, suite.name)  # the definition reads the suite's current rules
     if gx_project_root is not None and _DEFINITIONS.get(key) == wanted:
         return context.validation_definitions.get(name)
-    datasource = context.data_sources.add_or_update_sql(
-        name=name,
-        connection_string=f"duckdb:///{stage_path}",
-        kwargs={"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}},
-    )
-    asset = datasource.add_table_asset(name="checked", table_name=table)
-    batch_definition = asset.add_batch_definition_whole_table("file")
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
-    )
-    _close(datasource)
+    connection_string = f"duckdb:///{stage_path}"
+    kwargs = {"connect_args": {"read_only": True, "config": {"memory_limit": memory_limit or "3GB"}}}
+    definition = None
+    if gx_project_root is not None:
+        definition = _stored_definition(context, name, connection_string, kwargs, table, suite.name)
+    if definition is None:
+        datasource = context.data_sources.add_or_update_sql(
+            name=name,
+            connection_string=connection_string,
+            kwargs=kwargs,
+            assets=[{"name": "checked", "type": "table", "table_name": table, "batch_definitions": [{"name": "file"}]}],
+        )
+        batch_definition = datasource.get_asset("checked").get_batch_definition("file")
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(data=batch_definition, suite=suite, name=name)
+        )
+        _close(datasource)
     _DEFINITIONS[key] = wanted
     return definition
 

@@ -185,7 +185,8 @@ def ensure_source_tables(settings: Settings, specs: dict[str, SourceSpec]) -> No
 
 
 def load_registry(settings: Settings, school_year: str) -> list[tuple]:
-    """The registry rows of a school year, which a load of that year matches its schools against."""
+    """The registry rows of a school year, which a load of that year matches its schools against (check-export;
+    a load reads them on its own connection)."""
     with warehouse.connect(settings.warehouse_path) as con:
         return registry_rows(con, [school_year])
 
@@ -484,11 +485,11 @@ def load_school_year(
         if current is not None and current[1:] == (load.digest, spec.contract_version, load.registry_load_id):
             _drop_leftover_staging(con, spec, settings, stage_dir)
             return LoadResult(current[0], spec.name, school_year, load.path, load.digest, 0, 0, 0, (), unchanged=True)
+        if spec.registry_match:  # the rows of the registry load just read, on the same connection
+            load.registry = registry_rows(con, [school_year])
 
     config = ingest_settings()
     key = load_key(config["default_key_file"], settings.data_dir) if spec.pseudonymise else None
-    if spec.registry_match:
-        load.registry = load_registry(settings, school_year)
     # A source's loads stage in one table, so its GE validation definition stays the same and is not saved again
     # for every load. They take turns on it: one run at a time does that already, and the lock (a file in
     # data/staging/<source>/) makes two processes on the same data directory (a daemon's run and `make demo`)
@@ -542,13 +543,13 @@ def load_school_year(
                 _unmatched_notes(load, checked, config),
             )
         t_swap = time.perf_counter()
-        loaded, rejected, match_rate = _swap_in(load, staged, config["duckdb_memory_limit"])
+        loaded, rejected, match_rate = _swap_in(load, staged, checked, config["duckdb_memory_limit"])
         swapped = True
         load.timings["load"] = time.perf_counter() - t_swap
     finally:
-        with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
-            con.execute(f"drop view if exists {checked.sql}")
-            if not swapped:  # refused, or failed: its rows go (a kill leaves them for the next load to drop)
+        if not swapped:  # refused, or failed: its rows go (a kill leaves them for the next load to drop)
+            with open_stage(checked.path, config["duckdb_memory_limit"]) as con:
+                con.execute(f"drop view if exists {checked.sql}")
                 con.execute(f"drop table if exists {staged}")
         lock.close()
     return LoadResult(
@@ -672,9 +673,10 @@ def _add_duplicate_rows(result: ContractResult, checked: _Checked, config: dict)
                 )
 
 
-def _swap_in(load: _Load, staged: str, memory_limit: str) -> tuple[int, int, float | None]:
+def _swap_in(load: _Load, staged: str, checked: _Checked, memory_limit: str) -> tuple[int, int, float | None]:
     """Make the staged rows the load's: one transaction renames the staged table to the load's table, keeps the
-    rows of unknown schools aside and shows the accepted rows of the load's school year in raw.<family>."""
+    rows of unknown schools aside and shows the accepted rows of the load's school year in raw.<family>. The
+    view GE read the staged table through goes first, on the same connection."""
     spec = load.spec
     unknown = f"{spec.registry_match.column}__unknown" if spec.registry_match else None
     this_year = f"school_year = {lit(load.school_year)}"
@@ -686,6 +688,7 @@ def _swap_in(load: _Load, staged: str, memory_limit: str) -> tuple[int, int, flo
         f"from {warehouse.load_table(load.load_id)} {accepted}"
     )
     with warehouse.connect(load.settings.warehouse_path, memory_limit=memory_limit) as con:
+        con.execute(f"drop view if exists {checked.sql}")
         total, rejected = con.execute(
             f"select count(*), count({q(unknown)}) from {staged} where {this_year}"
             if unknown
