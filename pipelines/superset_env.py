@@ -54,8 +54,11 @@ def install(python: str | None = None, quiet: bool = True) -> float:
         # The standard venv (pip and setuptools in it, as Superset's packages expect), filled by uv
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
         target = ["--python", str(venv_bin("python"))]
-        # Every package is pinned in the file (a full pip freeze): --no-deps installs exactly those.
-        subprocess.run([str(uv), "pip", "install", *q, *target, "--no-deps", "-r", str(REQUIREMENTS)], check=True)
+        # Every package is pinned in the file (a full pip freeze): --no-deps installs exactly those. Compiled to
+        # bytecode at install, as pip does (uv does not by default): Superset would otherwise compile its imports
+        # at every start where Python may not write .pyc files (PYTHONDONTWRITEBYTECODE).
+        install = [str(uv), "pip", "install", *q, "--compile-bytecode", *target, "--no-deps", "-r", str(REQUIREMENTS)]
+        subprocess.run(install, check=True)
         subprocess.run([str(uv), "pip", "check", *q, *target], check=True, stdout=subprocess.DEVNULL)
         stamp.write_text(digest + "\n")
         return time.monotonic() - started

@@ -40,8 +40,9 @@ def old_duckdb_python() -> Path:
         if not stamp.exists() or stamp.read_text() != REQUIREMENTS.read_text():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(OLD_VENV)], check=True, timeout=120)
             uv = Path(sys.executable).parent / "uv"  # the project's installer (constraints.txt)
+            install = ["pip", "install", "--quiet", "--compile-bytecode", "--python", str(python)]
             subprocess.run(
-                [str(uv), "pip", "install", "--quiet", "--python", str(python), "-r", str(REQUIREMENTS)],
+                [str(uv), *install, "-r", str(REQUIREMENTS)],
                 check=True,
                 timeout=600,
             )
