@@ -146,6 +146,13 @@ def generate(size: str, raw: Path, years: int | None, env: dict[str, str]) -> li
     return sorted(p.name for p in (raw / "school_registry").iterdir())
 
 
+def pipeline_alone(name: str, data: Path, raw: Path, years: list[str], env: dict[str, str]) -> Measured:
+    """P on the given years in a fresh data directory `data` (its raw/ linked to the generated years)."""
+    fresh(data)
+    link_years(raw, data / "raw", years)
+    return measure(name, [PY, "-m", "bench.pipeline", "--data", str(data)], env)
+
+
 def side_by_side(
     label: str, work: Path, raw: Path, years: list[str], env: dict[str, str], warm_up: bool = False
 ) -> dict[str, Measured]:
@@ -153,16 +160,13 @@ def side_by_side(
     the first measured run does not pay for reading the installed packages from disk (a cold first run of the tiny
     size took 34 s against 24–25 s warm, and a larger P tiny makes the marginal ratio look better)."""
     if warm_up:
-        data = fresh(work / f"{label}-pipeline")
-        link_years(raw, data / "raw", years)
-        measure(f"P {label} (warm-up, not counted)", [PY, "-m", "bench.pipeline", "--data", str(data)], env)
-    data = fresh(work / f"{label}-pipeline")
-    link_years(raw, data / "raw", years)
+        pipeline_alone(f"P {label} (warm-up, not counted)", work / f"{label}-pipeline", raw, years, env)
+    p = pipeline_alone(f"P {label}", work / f"{label}-pipeline", raw, years, env)
     out = fresh(work / f"{label}-baselines")
     link_years(raw, out / "raw", years)
     ys = ",".join(years)
     return {
-        "P": measure(f"P {label}", [PY, "-m", "bench.pipeline", "--data", str(data)], env),
+        "P": p,
         "D": measure(f"D {label}", [PY, "-m", "bench.baseline_duckdb", "--raw", str(out / "raw"), "--db",
                                     str(out / "d.duckdb"), "--years", ys], env),
         "Pd": measure(f"Pd {label}", [PY, "-m", "bench.baseline_pandas", "--raw", str(out / "raw"), "--out",
@@ -218,9 +222,7 @@ def main() -> None:
         results["P five"] = measure("P five", [PY, "-m", "bench.pipeline", "--data", str(data)], env)
         # P year once more, right before the increment it is compared with: the machine's speed drifts over the
         # minutes between the side-by-side runs and here, and a ratio of two runs follows that drift
-        again = fresh(work / "year-pipeline")
-        link_years(raw, again / "raw", [last])
-        results["P year again"] = measure("P year again", [PY, "-m", "bench.pipeline", "--data", str(again)], env)
+        results["P year again"] = pipeline_alone("P year again", work / "year-pipeline", raw, [last], env)
         link_years(raw, data / "raw", [last])
         results["P increment"] = measure(
             "P increment", [PY, "-m", "bench.pipeline", "--data", str(data), "--years", last], env)

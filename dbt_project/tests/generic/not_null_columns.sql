@@ -1,6 +1,6 @@
 {#-
     The columns of a model that must always have a value, checked in one pass over the model: one test per model
-    instead of dbt's not_null per column (each test is a query and a node of its own; 150 of them cost a marts run
+    instead of dbt's not_null per column (each test is a query and a node of its own; 179 of them cost a marts run
     a quarter of its time). The same assertion: the test fails when any listed column has an empty value, and its
     failures say which column and in how many rows (`dbt test --store-failures`; the count of failures is the
     number of empty values). Declared on the model, with dbt's name `not_null_<model>`:
