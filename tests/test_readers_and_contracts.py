@@ -249,3 +249,40 @@ def test_a_validation_definition_is_saved_once_and_kept_by_the_next_run(tmp_path
     changed = run_in_new_process("2GB").decode()
     assert "memory_limit: 2GB" in changed
     assert "# untouched" not in changed
+
+
+def test_a_new_school_year_validates_with_the_same_suite_and_its_messages_name_that_year(tmp_path: Path):
+    """A source's suite keeps the school year as a placeholder: the next year's load does not save the suite again,
+    yet its violation names its own year; changed rules save it."""
+    import duckdb
+
+    from pipelines.lib import contracts
+    from pipelines.lib.staging import Rule
+
+    stage = tmp_path / "stage.duckdb"
+    with duckdb.connect(str(stage)) as con:
+        con.execute("create table probe__checked as select 2 as _source_row, 'sch9' as school_login__unknown")
+    project = tmp_path / "project"
+    suite_file = project / "gx" / "expectations" / "probe" / "v1.json"  # GE splits the name at its dots
+
+    def rules(year: str, mostly: float = 0.95) -> list[Rule]:
+        return [Rule("null_column", "school_login__unknown", ("school_login",), "школы нет в реестре ОО {school_year}",
+                     "the school is not in the {school_year} registry", mostly=mostly,
+                     words=(("{school_year}", year),))]
+
+    def validate(year: str, mostly: float = 0.95) -> str:
+        result = contracts.validate_staged(
+            "probe.v1", "probe", stage, rules(year, mostly), {}, "probe.csv", project, table="probe__checked"
+        )
+        (violation,) = result.violations
+        return violation.detail
+
+    assert validate("2022-2023") == "школы нет в реестре ОО 2022-2023 / the school is not in the 2022-2023 registry"
+    saved = suite_file.read_bytes()
+    assert b"{school_year}" in saved and b"2022-2023" not in saved
+    suite_file.write_bytes(saved + b"\n")  # a new save would drop the added line
+    assert validate("2023-2024") == "школы нет в реестре ОО 2023-2024 / the school is not in the 2023-2024 registry"
+    assert suite_file.read_bytes() == saved + b"\n"
+
+    assert validate("2023-2024", mostly=0.9).startswith("школы нет в реестре ОО 2023-2024")  # the rules changed
+    assert suite_file.read_bytes() != saved + b"\n"

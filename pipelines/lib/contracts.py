@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import great_expectations as gx
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.execution_engine import sqlalchemy_execution_engine as _sa_engine
 
-from pipelines.lib.staging import SOURCE_FILE, Rule
+from pipelines.lib.staging import SOURCE_FILE, Rule, fill_words
 
 MAX_ROWS_IN_MESSAGE = 5
 SOURCE_ROW = "_source_row"
@@ -170,10 +170,16 @@ def _context(gx_project_root: Path | None):
     return context
 
 
+def _fingerprint(rules: list[Rule]) -> str:
+    """What the suite holds of the rules: their texts with placeholders, not the load's words (its school year)."""
+    return repr([replace(rule, words=()) for rule in rules])
+
+
 def _suite(context, gx_project_root: Path | None, suite_name: str, rules: list[Rule]) -> gx.ExpectationSuite:
-    """The suite, saved again only when the source's rules changed (a new contract version, a new school year)."""
+    """The suite, saved again only when the source's rules changed (a new contract version; not a new school
+    year, whose words the suite keeps as placeholders)."""
     key = (str(gx_project_root), suite_name)
-    fingerprint = repr(rules)
+    fingerprint = _fingerprint(rules)
     if gx_project_root is not None and _SUITES.get(key) == fingerprint:
         return context.suites.get(suite_name)
     suite = context.suites.add_or_update(build_suite(suite_name, rules))
@@ -268,6 +274,7 @@ def validate_staged(
     context = _context(gx_project_root)
     suite = _suite(context, gx_project_root, suite_name, rules)
     definition = _definition(context, gx_project_root, asset_name, stage_path, table, memory_limit, suite)
+    words = {word for rule in rules for word in rule.words}  # the load's words in the rules' texts
     result_format = {
         "result_format": "SUMMARY",
         # long layouts: the key says which of the wide row's cells a violating row came from
@@ -320,7 +327,7 @@ def validate_staged(
                 headers=tuple(header_of(c) for c in canonical),
                 unexpected_count=int(res.get("unexpected_count") or len(index_list) or 1),
                 rows=rows,
-                detail=f"{meta.get('rule_ru', '')} / {meta.get('rule_en', '')}",
+                detail=fill_words(f"{meta.get('rule_ru', '')} / {meta.get('rule_en', '')}", words),
                 unexpected_percent=res.get("unexpected_percent"),
                 files=files if several_files else (),
             )

@@ -60,6 +60,16 @@ class Rule:
     max: float | None = None
     mostly: float | None = None
     columns: tuple[str, ...] = ()  # unique keys
+    # the load's words in the texts, e.g. (("{school_year}", "2023-2024"),): the suite keeps the texts with their
+    # placeholders, so that it stays the same from one school year to the next; messages name the load's year
+    words: tuple[tuple[str, str], ...] = ()
+
+
+def fill_words(text: str, words: Iterable[tuple[str, str]]) -> str:
+    """A rule's text (or the suite's copy of it) with the load's words in place of their placeholders."""
+    for placeholder, word in words:
+        text = text.replace(placeholder, word)
+    return text
 
 
 @contextmanager
@@ -317,8 +327,9 @@ def checked_select(
                 "null_column",
                 c.column + "__other_year",
                 (c.column,),
-                f"учебный год в файле не совпадает с папкой {school_year} (ожидалось {expected})",
-                f"the year in the file contradicts its folder {school_year} (expected {expected})",
+                "учебный год в файле не совпадает с папкой {school_year} (ожидалось {expected})",
+                "the year in the file contradicts its folder {school_year} (expected {expected})",
+                words=(("{school_year}", school_year), ("{expected}", expected)),
             )
         )
     join = ""
@@ -343,9 +354,10 @@ def checked_select(
                 "null_column",
                 spec.registry_match.column + "__unknown",
                 (spec.registry_match.column,),
-                f"школы нет в реестре ОО {school_year} (допустимо не более {1 - rate:.0%} строк)",
-                f"the school is not in the {school_year} registry (at most {1 - rate:.0%} of rows may be)",
+                f"школы нет в реестре ОО {{school_year}} (допустимо не более {1 - rate:.0%} строк)",
+                f"the school is not in the {{school_year}} registry (at most {1 - rate:.0%} of rows may be)",
                 mostly=rate,
+                words=(("{school_year}", school_year),),
             )
         )
     if spec.survey:
