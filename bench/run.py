@@ -323,6 +323,15 @@ every mart of the warehouse rather than one table (dbt {dbt:.1f} s) and the publ
 Each row is written once (the staged table becomes the load's by a rename); reading and hashing alone take P
 about as long as Pd0's whole script: the warehouse keeps every pupil row, pseudonymised, and the script keeps none.
 
+**What the two per-row targets would take.** P's fixed cost (P tiny, {pt.wall:.1f} s: start-up
+{ot.get("startup_seconds")} s, dbt's models and tests {ot.get("dbt_seconds")} s) plus D's cost of a national year beyond
+its tiny one ({d_marg:.1f} s: reading, HMAC and persisting, nothing else) comes to {pt.wall + d_marg:.1f} s,
+{(pt.wall + d_marg) / r["Pd0 year"].wall:.2f}× Pd0's year: year_vs_pandas_plain ≤ 1.0 cannot be reached even if the
+contract, the swap, the marts and publishing cost nothing per row, unless P's fixed cost fell below
+{max(r["Pd0 year"].wall - d_marg, 0):.1f} s (dbt alone spends {ot.get("dbt_seconds")} s on the tiny region).
+marginal_ratio_vs_duckdb ≤ 1.5 leaves P {1.5 * d_marg:.1f} s for a national year beyond the tiny one; its reading,
+hashing and staging alone took {read:.1f} s, dbt and publishing {dbt + publish:.1f} s more.
+
 **Memory (peak_rss_gib).** The pipeline's peak, {peak:.2f} GiB, is the sum over the Dagster process and dbt's
 process: DuckDB is capped in each (`duckdb_memory_limit` in `pipelines/config/ingest.yaml` and
 `publishing.yaml`, `EDUWH_DBT_MEMORY_LIMIT` for dbt), files are streamed in blocks and marts are streamed to
