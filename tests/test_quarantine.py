@@ -3,12 +3,15 @@ and leaves the data loaded earlier, the marts and data/raw/ as they were."""
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import dagster as dg
 import duckdb
 import openpyxl
 import pytest
 
+from pipelines import check_export
 from pipelines.definitions import INGEST_JOB
 from pipelines.lib.contracts import data_docs_index
 from pipelines.runner import PipelineRunFailed, materialize_all
@@ -122,6 +125,39 @@ def test_the_same_file_again_loads_nothing_new(loaded_region):
         assert con.execute("select count(*) from ingest.load_log").fetchone()[0] == log_before
     materializations = result.asset_materializations_for_node("raw__vpr_mark_statistics")
     assert materializations[0].metadata["unchanged"].value is True
+
+
+def test_trying_a_file_reads_the_registry_without_writing_the_warehouse(loaded_region, monkeypatch, capsys):
+    """`python -m pipelines.check_export` matches a file's schools against the loaded registry on a read-only
+    connection: it works while another process has the warehouse open for reading, and changes nothing in it."""
+    region, _, _ = loaded_region
+    settings = region.settings
+    [path] = (settings.raw_dir / "vpr_mark_statistics" / YEAR).glob("*.xlsx")
+    digest = _digest(settings.warehouse_path)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_READ_ONLY, str(settings.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline() == "open\n"
+        monkeypatch.setenv("EDUWH_DATA_DIR", str(settings.data_dir))
+        assert check_export.main(["vpr_mark_statistics", str(path), YEAR]) == 0
+    finally:
+        reader.communicate("")
+    out = capsys.readouterr().out
+    assert "CONTRACT PASSED" in out and "не загружен" not in out  # the registry was read, and matched
+    assert _digest(settings.warehouse_path) == digest
+
+
+# A second process reading the warehouse (an analyst's session) until its stdin closes.
+_HOLD_READ_ONLY = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("open", flush=True)
+sys.stdin.read()
+"""
 
 
 def test_a_failed_contract_stops_the_marts_from_being_rebuilt(corrupted):

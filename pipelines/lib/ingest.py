@@ -186,8 +186,9 @@ def ensure_source_tables(settings: Settings, specs: dict[str, SourceSpec]) -> No
 
 def load_registry(settings: Settings, school_year: str) -> list[tuple]:
     """The registry rows of a school year, which a load of that year matches its schools against (check-export;
-    a load reads them on its own connection)."""
-    with warehouse.connect(settings.warehouse_path) as con:
+    a load reads them on its own connection). Read-only: trying a file writes nothing, and works while another
+    process reads the warehouse."""
+    with warehouse.connect(settings.warehouse_path, read_only=True) as con:
         return registry_rows(con, [school_year])
 
 
