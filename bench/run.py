@@ -305,15 +305,16 @@ loaded ones took {pi.wall:.1f} s against {pa.wall:.1f} s for that year alone, me
 {py.wall:.1f} s side by side with D, minutes earlier): ingest {oi.get("ingest_seconds")} s against
 {pa.output.get("ingest_seconds")} s (a load touches only its school year), dbt {oi.get("dbt_seconds")} s against
 {pa.output.get("dbt_seconds")} s, publishing {oi.get("publish_seconds")} s against {pa.output.get("publish_seconds")} s. The
-pupil-level aggregation and the two school-level marts that grow with every year (`school_year_results`, 0.65M
-rows a national year, and `school_dynamics`, 2.9M) are incremental by school year: only the new year is computed
-(for `school_dynamics` reading the two years before it) and their tests read the rows of that build. Publishing
+pupil-level aggregation and the four school-level marts that grow most with every year (`school_year_results`,
+0.65M rows a national year, `school_dynamics`, 2.9M, `school_flags` and `objectivity_markers`) are incremental by
+school year: only the new year is computed (reading the two years before it for `school_dynamics`, one for
+`school_flags`) and their tests read the rows of that build. Publishing
 rewrites only the Parquet parts whose content changed — the new year's part of each mart, plus the marts without
 a school year — and the analysts' file replaces only those parts: this run wrote {written["parts_written"]} parts
 ({written["rows_written"]:,} rows) and kept {written["parts_kept"]}. What still grows with the years loaded: the marts
-rebuilt whole over all years (`school_flags`, `objectivity_markers`, `list_transitions`, `school_context`, the
-mentoring effect; about 0.1M rows a year each), their tests, and fingerprinting the inputs (a hash of each input
-per year, about a second on six national years).
+rebuilt whole over all years (`list_transitions`, `school_context`, the mentoring effect; about 0.1M rows a year
+each), their tests, and fingerprinting the inputs (a hash of each input per year, a few seconds on six national
+years).
 
 **Against the analyst's script (year_vs_pandas_plain).** The pandas script without pupil codes (Pd0) makes the
 school figures of a national year in {r["Pd0 year"].wall:.1f} s (peak {r["Pd0 year"].peak_gib:.2f} GiB); P takes

@@ -1,9 +1,11 @@
 """School-level marts incremental by school year (dbt_project/macros/incremental_by_school_year.sql): a build
-computes only the school years whose inputs changed (in the year or, for school_dynamics, in the two years its
-window reads), and what it computes equals a full rebuild. Run with real dbt on a copy of the session's region."""
+computes only the school years whose inputs changed (in the year or in the years its window reads: two for
+school_dynamics, one for school_flags, whose rule sets compare t with t − 1), and what it computes equals a full
+rebuild. Run with real dbt on a copy of the session's region."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,11 +14,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from pipelines.settings import DBT_PROJECT_DIR
 from tests.conftest import SMALL_REGION
 
-MARTS = ("school_year_results", "school_dynamics")
+MARTS = ("school_year_results", "school_dynamics", "school_flags", "objectivity_markers")
 YEARS = SMALL_REGION.school_years  # three school years
 
 
@@ -61,8 +64,9 @@ def test_a_build_recomputes_only_the_years_whose_inputs_changed_and_agrees_with_
     dbt(data, "run", *select)
     assert {m: built_at(data, m) for m in MARTS} == before
 
-    # a school renamed in the registry of the middle year: that year of school_year_results is computed again, and
-    # the years of school_dynamics whose window reads it (the middle and the last), not the first
+    # a school renamed in the registry of the middle year: that year of school_year_results and objectivity_markers
+    # is computed again, and the years of school_dynamics and school_flags whose window reads it (the middle and the
+    # last), not the first
     first, middle, last = YEARS
     with duckdb.connect(str(data / "warehouse.duckdb")) as con:
         login = con.execute("select min(school_login) from marts.school_year_results where school_year = ?",
@@ -76,11 +80,20 @@ def test_a_build_recomputes_only_the_years_whose_inputs_changed_and_agrees_with_
     dbt(data, "run", *select)
     after = {m: built_at(data, m) for m in MARTS}
     changed = {m: {y for y in YEARS if after[m][y] != before[m][y]} for m in MARTS}
-    assert changed == {"school_year_results": {middle}, "school_dynamics": {middle, last}}
+    assert changed == {
+        "school_year_results": {middle},
+        "school_dynamics": {middle, last},
+        "school_flags": {middle, last},
+        "objectivity_markers": {middle},
+    }
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         names = con.execute("select distinct school_year, school_name from marts.school_dynamics "
                             "where school_login = ? order by 1", [login]).fetchall()
     assert dict(names)[middle] == "Переименованная школа" and dict(names)[first] != "Переименованная школа"
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        for mart in ("school_flags", "objectivity_markers"):  # the new name reached the marts computed again
+            assert con.execute(f"select count(*) from marts.{mart} where school_login = ? and school_year = ? "
+                               "and school_name = 'Переименованная школа'", [login, middle]).fetchone()[0] > 0, mart
 
     # the same rows as a full rebuild, on a copy
     full = data / "full"
@@ -109,5 +122,13 @@ def test_a_build_recomputes_only_the_years_whose_inputs_changed_and_agrees_with_
     # a changed setting (dbt var) recomputes every year of the mart that uses it, and only that mart
     dbt(data, "run", *select, "--vars", "{negative_dynamics_mark_2_pp: 5}")
     again = {m: built_at(data, m) for m in MARTS}
-    assert again["school_year_results"] == after["school_year_results"]
+    assert {m: again[m] for m in MARTS if m != "school_dynamics"} == {m: after[m] for m in MARTS if m != "school_dynamics"}
     assert all(again["school_dynamics"][y] != after["school_dynamics"][y] for y in YEARS)
+
+    # so does an edited rule set (dbt var rule_sets): every year of school_flags, nothing else
+    rule_sets = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["rule_sets"]
+    rule_sets["rosobrnadzor_risk"]["mark_2_pct_min"] = 25
+    dbt(data, "run", *select, "--vars", json.dumps({"negative_dynamics_mark_2_pp": 5, "rule_sets": rule_sets}))
+    edited = {m: built_at(data, m) for m in MARTS}
+    assert {m: edited[m] for m in MARTS if m != "school_flags"} == {m: again[m] for m in MARTS if m != "school_flags"}
+    assert all(edited["school_flags"][y] != again["school_flags"][y] for y in YEARS)

@@ -33,9 +33,11 @@ sum(cast(xxhash64(*) as decimal(38, 0)))
 {%- endmacro %}
 
 
-{#- (school_year, input_fingerprint) for every school year of the first input. `inputs`: relations with a
-    school_year column ('YYYY-YYYY'); `settings`: the vars the model uses (any value, rendered as text). -#}
-{% macro school_year_input_fingerprints(inputs, window_years=0, settings=none) -%}
+{#- (school_year, input_fingerprint) for every school year of the first input (or of every relation in
+    `year_inputs`, when the mart has rows for the years of several). `inputs`: relations with a school_year column
+    ('YYYY-YYYY'); `whole_inputs`: relations without one (reference seeds), hashed whole into every year's
+    fingerprint; `settings`: the vars and parameters the model uses (any value, rendered as text). -#}
+{% macro school_year_input_fingerprints(inputs, window_years=0, settings=none, year_inputs=none, whole_inputs=[]) -%}
 {%- set model_signature = model.checksum.checksum ~ '|' ~ (settings | tojson) -%}
 select
     years.school_year,
@@ -56,7 +58,12 @@ from (
     select distinct
         school_year,
         cast(substring(school_year, 1, 4) as {{ dbt.type_int() }}) as year_start
-    from {{ inputs[0] }}
+    from (
+        {%- for input in (year_inputs or inputs[:1]) %}
+        select school_year from {{ input }}
+        {{ "union all" if not loop.last }}
+        {%- endfor %}
+    ) as input_years
 ) as years
 left join (
     {%- for input in inputs %}
@@ -68,10 +75,21 @@ left join (
         {{ row_hash_sum(input) }} as content_hash
     from {{ input }}
     group by school_year
+    {{ "union all" if not loop.last or whole_inputs }}
+    {%- endfor %}
+    {%- for input in whole_inputs %}
+    select
+        {{ inputs | length + loop.index }} as input_no,
+        '*' as school_year,
+        cast(null as {{ dbt.type_int() }}) as year_start,
+        count(*) as row_count,
+        {{ row_hash_sum(input) }} as content_hash
+    from {{ input }}
     {{ "union all" if not loop.last }}
     {%- endfor %}
 ) as parts
-    on parts.year_start between years.year_start - {{ window_years }} and years.year_start
+    on parts.year_start is null
+    or parts.year_start between years.year_start - {{ window_years }} and years.year_start
 group by years.school_year
 {%- endmacro %}
 
@@ -99,10 +117,29 @@ where not exists (
 {%- endmacro %}
 
 
-{#- post_hook of such a mart: remove the rows of school years its first input no longer has (delete+insert only
-    replaces the years it computed). -#}
+{#- A row's school year is one to compute, or one the window of a year to compute reads (the `window_years`
+    before it): the filter of such a mart's inputs. `school_year`: the column; `years_to_build`: the CTE made
+    by school_years_to_build. -#}
+{% macro in_years_to_build(school_year, window_years=0, years_to_build='years_to_build') -%}
+exists (
+    select 1
+    from {{ years_to_build }} as b
+    where cast(substring({{ school_year }}, 1, 4) as {{ dbt.type_int() }})
+        between cast(substring(b.school_year, 1, 4) as {{ dbt.type_int() }}) - {{ window_years }}
+        and cast(substring(b.school_year, 1, 4) as {{ dbt.type_int() }})
+)
+{%- endmacro %}
+
+
+{#- post_hook of such a mart: remove the rows of school years none of the given inputs has any longer (its first
+    input, or every input whose years it has rows for; delete+insert only replaces the years it computed). -#}
 {% macro delete_vanished_school_years(first_input) -%}
-delete from {{ this }} where school_year not in (select school_year from {{ first_input }})
+delete from {{ this }} where school_year not in (
+    {%- for input in [first_input] + (varargs | list) %}
+    select school_year from {{ input }}
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+)
 {%- endmacro %}
 
 

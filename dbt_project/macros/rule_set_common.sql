@@ -42,3 +42,14 @@ procedure_id like '{{ params.get("procedure_like", "vpr-%") }}'
 {{ rule_set_school_year(year_start) }}
 {%- endif -%}
 {%- endmacro %}
+
+
+{#- How many school years before year t the rule sets read (rosobrnadzor: t − 1; percentile: its window): what
+    school_flags computes a school year from. -#}
+{% macro rule_set_lookback_years(rule_sets) -%}
+{%- set lookback = [0] %}
+{%- for params in rule_sets.values() %}
+{%- do lookback.append(1 if params.method == 'rosobrnadzor' else (params.get('window_years', 1) | int) - 1) %}
+{%- endfor %}
+{{- lookback | max -}}
+{%- endmacro %}

@@ -3,6 +3,18 @@
 -- the methodological service where to look; they are NOT an evaluation of teachers (ВПР results may not be used
 -- for that). Grain: school × school year × procedure × marker.
 -- Parameters: this model's config meta `parameters` (models/marts/_objectivity_markers__models.yml).
+-- Incremental by school year (macros/incremental_by_school_year.sql): every marker reads its own school year only,
+-- so a new school year computes that year alone.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='school_year',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_vanished_school_years(
+        ref('school_year_results'), ref('stg_lists__vpr_bias_markers'), ref('int_objectivity__score_peaks'),
+        ref('stg_fisoko__vpr_journal_comparisons')) }}"
+) }}
 
 {%- set meta = config.get('meta') or {} %}
 {%- set params = meta.get('parameters', {}) %}
@@ -13,9 +25,28 @@
 {%- set high_vpr_min_pp = params.get('high_vpr_min_pp', 25) %}
 {%- set str = dbt.type_string() %}
 
+{%- set year_inputs = [
+    ref('school_year_results'), ref('stg_lists__vpr_bias_markers'), ref('int_objectivity__score_peaks'),
+    ref('stg_fisoko__vpr_journal_comparisons')
+] %}
+
+with input_fingerprints as (
+    {{ school_year_input_fingerprints(
+        year_inputs + [ref('int_school_identity')],
+        year_inputs=year_inputs,
+        whole_inputs=[ref('subjects')],
+        settings=params
+    ) | indent(4) }}
+),
+
+years_to_build as (
+    {{ school_years_to_build('input_fingerprints', is_incremental()) | indent(4) }}
+),
+
 -- the registry of each school year, with the stable school_key (int_school_identity)
-with schools as (
+schools as (
     select * from {{ ref('int_school_identity') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 subjects as (
@@ -24,12 +55,14 @@ subjects as (
 
 results as (
     select * from {{ ref('school_year_results') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 -- official markers ------------------------------------------------------------------------------------------------
 
 bias_markers as (
     select * from {{ ref('stg_lists__vpr_bias_markers') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 official_long as (
@@ -76,6 +109,7 @@ peaks as (
             as count_around_boundary,
         case when share_above_pct is null then 2 else 3 end as scores_around_boundary
     from {{ ref('int_objectivity__score_peaks') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 peaks_tested as (
@@ -143,6 +177,7 @@ journal as (
     from {{ ref('stg_fisoko__vpr_journal_comparisons') }} as j
     inner join subjects as s
         on j.subject_name_in_source = s.subject_name_in_source
+    where j.school_year in (select school_year from years_to_build)
 ),
 
 journal_disagreement as (
@@ -237,8 +272,12 @@ final as (
         m.value,
         m.threshold,
         cast(m.participants as {{ dbt.type_bigint() }}) as participants,
-        m.details
+        m.details,
+        y.input_fingerprint,
+        {{ build_stamp() }} as built_at
     from markers as m
+    inner join years_to_build as y
+        on m.school_year = y.school_year
     left join schools as s
         on m.school_login = s.school_login
         and m.school_year = s.school_year

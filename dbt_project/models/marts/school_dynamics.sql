@@ -39,13 +39,7 @@ years_to_build as (
 -- the years to compute and the years their window reads
 results as (
     select * from {{ ref('school_year_results') }} as r
-    where exists (
-        select 1
-        from years_to_build as b
-        where cast(substring(r.school_year, 1, 4) as {{ dbt.type_int() }})
-            between cast(substring(b.school_year, 1, 4) as {{ dbt.type_int() }}) - {{ window_years }}
-            and cast(substring(b.school_year, 1, 4) as {{ dbt.type_int() }})
-    )
+    where {{ in_years_to_build('r.school_year', window_years) }}
 ),
 
 scales as (

@@ -5,23 +5,52 @@
 -- EXCLUDED_BIAS_MARKERS); docs/rule_sets.md.
 -- Schools are followed by their stable school_key (int_school_identity), so a school renamed or re-numbered inside
 -- a rule's window keeps its history. Years are compared by the start year of the school year (2023-2024 → 2023).
+-- Incremental by school year (macros/incremental_by_school_year.sql): a build computes only the school years whose
+-- inputs changed, in them or in the years the rule sets' windows read (a new school year computes that year alone).
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='school_year',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_vanished_school_years(ref('school_year_results')) }}"
+) }}
+
 {%- set rule_sets = var('rule_sets') %}
+{%- set window_years = rule_set_lookback_years(rule_sets) | int %}
 
+with input_fingerprints as (
+    {{ school_year_input_fingerprints(
+        [ref('school_year_results'), ref('int_school_identity'), ref('stg_lists__vpr_bias_markers'),
+         ref('int_official_list_memberships')],
+        window_years=window_years,
+        settings=[rule_sets]
+    ) | indent(4) }}
+),
 
-with results as (
-    select * from {{ ref('school_year_results') }}
+years_to_build as (
+    {{ school_years_to_build('input_fingerprints', is_incremental()) | indent(4) }}
+),
+
+-- the years to compute and the years the rule sets' windows read
+results as (
+    select * from {{ ref('school_year_results') }} as r
+    where {{ in_years_to_build('r.school_year', window_years) }}
 ),
 
 identity as (
-    select * from {{ ref('int_school_identity') }}
+    select * from {{ ref('int_school_identity') }} as i
+    where {{ in_years_to_build('i.school_year', window_years) }}
 ),
 
 bias_markers as (
-    select * from {{ ref('stg_lists__vpr_bias_markers') }}
+    select * from {{ ref('stg_lists__vpr_bias_markers') }} as b
+    where {{ in_years_to_build('b.school_year', window_years) }}
 ),
 
 official_memberships as (
     select * from {{ ref('int_official_list_memberships') }}
+    where school_year in (select school_year from years_to_build)
 ),
 
 keyed_results as (
@@ -103,8 +132,12 @@ final as (
         f.reason_codes,
         f.reason_details,
         o.school_key is not null as is_in_official_list,
-        f.is_flagged = (o.school_key is not null) as agrees_with_official  -- null when not evaluable
+        f.is_flagged = (o.school_key is not null) as agrees_with_official,  -- null when not evaluable
+        y.input_fingerprint,
+        {{ build_stamp() }} as built_at
     from all_flags as f
+    inner join years_to_build as y
+        on f.school_year = y.school_year
     inner join schools_in_year as s
         on f.school_key = s.school_key and f.school_year = s.school_year
     left join official_shnor as o
